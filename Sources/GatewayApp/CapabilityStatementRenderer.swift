@@ -1,0 +1,119 @@
+import Crypto
+import FHIRModels
+import FHIRSearch
+import Foundation
+import GatewayConfig
+import HMSMapping
+
+/// Renders each tenant's CapabilityStatement from `capability/CapabilityStatement.template.json`
+/// and from the tables the gateway enforces (``SearchRegistry``), so it declares only what works.
+struct CapabilityStatementRenderer: Sendable {
+    static let softwareVersion = "0.2.0"
+    static let releaseDate = "2026-11-25"
+
+    struct Rendered: Sendable {
+        let full: JSON
+        let summary: JSON
+        let etag: String
+        let summaryEtag: String
+    }
+
+    let template: JSON
+
+    init() throws {
+        template = try JSONParser.parse(EmbeddedResources.capabilityTemplate)
+    }
+
+    func render(tenant: TenantConfiguration, baseURL: String) -> Rendered {
+        let values: [String: String] = [
+            "tenant.slug": tenant.slug, "tenant.name": tenant.name, "tenant.base_url": baseURL,
+            "tenant.issuer": tenant.issuer, "tenant.tenant_claim": tenant.tenantClaim,
+            "tenant.authorization_endpoint": tenant.authorizationEndpoint, "tenant.token_endpoint": tenant.tokenEndpoint,
+            "software.version": Self.softwareVersion, "software.release_date": Self.releaseDate,
+        ]
+        var statement = substitute(template, values: values, tenant: tenant)
+        if tenant.profileSet == .usCore, case .object(var object) = statement {
+            var rebuilt = JSONObject()
+            for member in object.members {
+                rebuilt.append(member.key, member.value)
+                if member.key == "format" {
+                    rebuilt.append("implementationGuide", .array([.string("http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core")]))
+                }
+            }
+            object = rebuilt
+            statement = .object(object)
+        }
+        let summary = Self.summary(of: statement)
+        let digest = SHA256.hash(data: statement.serialized).prefix(12).map { String(format: "%02x", $0) }.joined()
+        return Rendered(full: statement, summary: summary, etag: "W/\"\(digest)\"", summaryEtag: "W/\"\(digest)-summary\"")
+    }
+
+    private func substitute(_ value: JSON, values: [String: String], tenant: TenantConfiguration) -> JSON {
+        switch value {
+        case .string("{{rest.resource}}"):
+            return .array(tenant.resourceTypes.map { resourceEntry($0, tenant: tenant) })
+        case .string(let text):
+            guard text.contains("{{") else { return value }
+            var result = text
+            for (key, replacement) in values { result = result.replacingOccurrences(of: "{{\(key)}}", with: replacement) }
+            return .string(result)
+        case .array(let items):
+            return .array(items.map { substitute($0, values: values, tenant: tenant) })
+        case .object(let object):
+            var rebuilt = JSONObject()
+            for member in object.members { rebuilt.append(member.key, substitute(member.value, values: values, tenant: tenant)) }
+            return .object(rebuilt)
+        default:
+            return value
+        }
+    }
+
+    private func resourceEntry(_ type: String, tenant: TenantConfiguration) -> JSON {
+        var entry = JSONObject()
+        entry.append("type", type)
+        entry.append("profile", "http://hl7.org/fhir/StructureDefinition/\(type)")
+        if let profile = ProfileSets.profile(for: type, in: tenant.profileSet) {
+            entry.append("supportedProfile", .array([.string(profile)]))
+        }
+        entry.append("interaction", .array(["read", "vread", "search-type"].map { .object(["code": .string($0)]) }))
+        entry.append("versioning", "versioned")
+        entry.append("readHistory", .bool(false))
+        entry.append("updateCreate", .bool(false))
+        entry.append("conditionalRead", "full-support")
+        let includes = (SearchRegistry.includes[type] ?? []).filter { tenant.resourceTypes.contains($0.target) }
+        if !includes.isEmpty { entry.append("searchInclude", .array(includes.map { .string($0.value) })) }
+        let revincludes = (SearchRegistry.revincludes[type] ?? []).filter { tenant.resourceTypes.contains($0.source) }
+        if !revincludes.isEmpty { entry.append("searchRevInclude", .array(revincludes.map { .string($0.value) })) }
+        entry.append("searchParam", .array(SearchRegistry.definition(for: type).map { parameter in
+            var item = JSONObject()
+            item.append("name", parameter.name)
+            let definitions = EmbeddedResources.searchParameterDefinitions["\(type).\(parameter.name)"]
+            let definition = tenant.profileSet == .usCore ? (definitions?.usCore ?? definitions?.r4) : definitions?.r4
+            item.append("definition", definition)
+            item.append("type", parameter.type.rawValue)
+            return .object(item)
+        }))
+        return .object(entry)
+    }
+
+    /// R4 `_summary=true`: the summary elements only, tagged SUBSETTED.
+    static func summary(of statement: JSON) -> JSON {
+        guard case .object(let object) = statement else { return statement }
+        let summaryElements: Set<String> = [
+            "resourceType", "id", "meta", "url", "version", "name", "title", "status", "experimental", "date", "publisher",
+            "jurisdiction", "kind", "instantiates", "imports", "software", "implementation", "fhirVersion", "format",
+            "patchFormat", "implementationGuide",
+        ]
+        var summary = JSONObject()
+        for member in object.members where summaryElements.contains(member.key) {
+            summary.append(member.key, member.value)
+            if member.key == "id" { summary.append("meta", subsettedMeta) }
+        }
+        return .object(summary)
+    }
+
+    static let subsettedMeta = JSON.object(["tag": .array([.object([
+        "system": .string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"),
+        "code": .string("SUBSETTED"), "display": .string("subsetted"),
+    ])])])
+}

@@ -1,0 +1,53 @@
+import Crypto
+import FHIRModels
+import Foundation
+import GatewayStore
+
+/// Opaque, signed paging cursors bound to a tenant, a resource type and the exact query.
+struct CursorCodec: Sendable {
+    let key: SymmetricKey
+
+    init(secret: String) {
+        key = SymmetricKey(data: SHA256.hash(data: Data(("fhir-gateway-cursor:" + secret).utf8)))
+    }
+
+    static func queryDigest(_ parameters: [(String, String)]) -> String {
+        let canonical = parameters.filter { $0.0 != "_cursor" }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        return base64URL(Data(SHA256.hash(data: Data(canonical.utf8))).prefix(16))
+    }
+
+    func encode(tenant: String, resourceType: String, parameters: [(String, String)], position: PagePosition) -> String {
+        var payload = JSONObject()
+        payload.append("t", tenant)
+        payload.append("r", resourceType)
+        payload.append("q", Self.queryDigest(parameters))
+        payload.append("v", .array(position.sortValues.map(JSON.string)))
+        payload.append("i", position.id)
+        let body = Data(JSON.object(payload).serialized)
+        let signature = HMAC<SHA256>.authenticationCode(for: body, using: key)
+        return Self.base64URL(body) + "." + Self.base64URL(Data(signature))
+    }
+
+    /// The position, if the cursor is authentic and was issued for this tenant, type and query.
+    func decode(_ cursor: String, tenant: String, resourceType: String, parameters: [(String, String)]) throws(FHIRError) -> PagePosition {
+        let invalid = FHIRError.badRequest("the paging cursor is invalid for this search", code: .invalid, expression: ["_cursor"])
+        let parts = cursor.split(separator: ".")
+        guard cursor.utf8.count <= 4096, parts.count == 2, let body = Self.data(parts[0]), let signature = Self.data(parts[1]),
+              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: body, using: key),
+              let payload = try? JSONParser.parse([UInt8](body)), case .object(let object) = payload else { throw invalid }
+        guard object["t"]?.stringValue == tenant, object["r"]?.stringValue == resourceType,
+              object["q"]?.stringValue == Self.queryDigest(parameters),
+              let id = object["i"]?.stringValue, let values = object["v"]?.arrayValue else { throw invalid }
+        return PagePosition(sortValues: values.compactMap(\.stringValue), id: id)
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func data(_ text: Substring) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.utf8.count % 4 != 0 { base64.append("=") }
+        return Data(base64Encoded: base64)
+    }
+}

@@ -1,0 +1,90 @@
+/// Where a request goes, decided from the raw (still percent-encoded) path.
+enum FHIRRoute: Equatable {
+    case health
+    case ready
+    case metrics
+    case developmentJWKS
+    /// `/<tenant>/r4/<rest>`: `rest` has no empty, dot or encoded segments.
+    case tenant(slug: String, rest: [String])
+    /// A path that can never be a tenant path (encoded, dot or empty segments, bad slug).
+    case malformed
+    case notFound
+
+    static func parse(path: String) -> FHIRRoute {
+        switch path {
+        case "/healthz": return .health
+        case "/readyz": return .ready
+        case "/metrics": return .metrics
+        case "/dev-issuer/jwks.json": return .developmentJWKS
+        default: break
+        }
+        guard path.hasPrefix("/") else { return .malformed }
+        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if segments.count > 2, segments.last == "" { segments.removeLast() }
+        for segment in segments {
+            if segment.isEmpty || segment == "." || segment == ".." || segment.contains("%") || segment.contains("\\") { return .malformed }
+        }
+        guard segments.count >= 2 else { return segments.first.map(isSlugLike) == true ? .notFound : .malformed }
+        let slug = segments[0]
+        guard isSlugLike(slug) else { return .malformed }
+        guard segments[1] == "r4" else { return .notFound }
+        return .tenant(slug: slug, rest: Array(segments.dropFirst(2)))
+    }
+
+    private static func isSlugLike(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 63 && text.utf8.allSatisfy {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-")
+        }
+    }
+}
+
+/// What a tenant path asks for.
+enum FHIRInteraction: Equatable {
+    case capabilities
+    case smartConfiguration
+    case read(type: String, id: String)
+    case vread(type: String, id: String, version: String)
+    case search(type: String)
+    case unsupported(type: String?, name: String)
+
+    var name: String {
+        switch self {
+        case .capabilities: "capabilities"
+        case .smartConfiguration: "smart-configuration"
+        case .read: "read"
+        case .vread: "vread"
+        case .search: "search-type"
+        case .unsupported(_, let name): name
+        }
+    }
+
+    var resourceType: String? {
+        switch self {
+        case .read(let type, _), .vread(let type, _, _), .search(let type): type
+        case .unsupported(let type, _): type
+        case .capabilities, .smartConfiguration: nil
+        }
+    }
+
+    static func parse(method: String, rest: [String]) -> FHIRInteraction? {
+        let reading = method == "GET" || method == "HEAD"
+        switch rest.count {
+        case 0: return .unsupported(type: nil, name: method == "POST" ? "transaction" : "base")
+        case 1:
+            if rest[0] == "metadata" { return reading ? .capabilities : .unsupported(type: nil, name: "capabilities") }
+            if reading { return .search(type: rest[0]) }
+            return .unsupported(type: rest[0], name: method == "POST" ? "create" : method.lowercased())
+        case 2:
+            if rest == [".well-known", "smart-configuration"] { return reading ? .smartConfiguration : .unsupported(type: nil, name: "smart-configuration") }
+            if rest[1] == "_search" { return method == "POST" ? .search(type: rest[0]) : .unsupported(type: rest[0], name: "search-type") }
+            if reading { return .read(type: rest[0], id: rest[1]) }
+            return .unsupported(type: rest[0], name: method == "PUT" ? "update" : method == "DELETE" ? "delete" : method.lowercased())
+        case 3 where rest[2] == "_history":
+            return .unsupported(type: rest[0], name: "history-instance")
+        case 4 where rest[2] == "_history":
+            return reading ? .vread(type: rest[0], id: rest[1], version: rest[3]) : .unsupported(type: rest[0], name: "vread")
+        default:
+            return nil
+        }
+    }
+}

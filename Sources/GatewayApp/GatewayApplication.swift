@@ -1,0 +1,85 @@
+import Crypto
+import FHIRModels
+import Foundation
+import GatewayAuth
+import GatewayConfig
+import GatewayStore
+import HMSMapping
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Wires configuration, keys, store and HTTP into one application; `serve` and the tests both use it.
+public enum GatewayApplication {
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Builds the application. Pass `repository` to share an open store (tests); otherwise the
+    /// configured store is opened and, for SQLite or when a migration URL is set, migrated.
+    public static func build(configuration: GatewayConfiguration, repository: HMSRepository? = nil,
+                             logger: Logger = Logger(label: "fhir-gateway")) async throws -> some ApplicationProtocol {
+        let developmentIssuer = try await loadDevelopmentIssuer(configuration)
+        let verifier = try await TokenVerifier.load(configuration: configuration, developmentIssuer: developmentIssuer, logger: logger)
+        let store: HMSRepository
+        var runner: Task<Void, Never>?
+        if let repository {
+            store = repository
+        } else {
+            store = try await HMSRepository.open(configuration.database, logger: logger)
+            runner = Task { await store.run() }
+            if case .postgres(_, nil) = configuration.database {} else { try await store.migrate() }
+        }
+        let tenantIDs: [String: String]
+        do { tenantIDs = try await store.tenantIDs() } catch {
+            throw StartupError(description: "cannot read the HMS tenant registry: is the database migrated and reachable?")
+        }
+        let renderer = try CapabilityStatementRenderer()
+        var tenants: [String: ResolvedTenant] = [:]
+        for tenant in configuration.tenants {
+            let baseURL = "\(configuration.server.publicBaseURL)/\(tenant.slug)/r4"
+            if tenantIDs[tenant.slug] == nil {
+                logger.warning("tenant is configured but absent from the HMS tenants table; its data routes answer 503", metadata: ["tenant": "\(tenant.slug)"])
+            }
+            tenants[tenant.slug] = ResolvedTenant(
+                configuration: tenant, hmsTenantID: tenantIDs[tenant.slug], baseURL: baseURL,
+                capability: renderer.render(tenant: tenant, baseURL: baseURL),
+                smartConfiguration: SmartConfiguration.document(tenant: tenant, developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json"),
+                mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet))
+        }
+        let secret: String
+        if let configured = configuration.server.cursorSecret {
+            secret = configured
+        } else {
+            secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+            logger.notice("no server.cursor_secret configured: paging cursors are valid for this process only")
+        }
+        let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
+                                       cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer, logger: logger)
+        var application = Application(
+            responder: GatewayResponder(services: services),
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
+            logger: logger)
+        if let runner { application.addServices(StoreLifetime(runner: runner)) }
+        return application
+    }
+
+    static func loadDevelopmentIssuer(_ configuration: GatewayConfiguration) async throws -> DevelopmentIssuer? {
+        guard configuration.tenants.contains(where: { $0.keySource == .development }) else { return nil }
+        do {
+            return try await DevelopmentIssuer.loadOrCreate(keyFile: configuration.developmentKeyFile, issuer: configuration.developmentIssuer)
+        } catch {
+            throw StartupError(description: error.description)
+        }
+    }
+}
+
+/// Keeps the store's connection pool running for the application's lifetime.
+struct StoreLifetime: Service {
+    let runner: Task<Void, Never>
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        runner.cancel()
+    }
+}

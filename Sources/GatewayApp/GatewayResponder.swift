@@ -1,0 +1,155 @@
+import FHIRModels
+import Foundation
+import GatewayAuth
+import GatewayConfig
+import HTTPTypes
+import Hummingbird
+
+/// The request flow of DESIGN.md section 3, in order: route, tenant, public documents,
+/// token and tenant claim, scopes, then the interaction's controller.
+struct GatewayResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let services: GatewayServices
+
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+
+    @Sendable func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        var record = RequestRecord(requestID: Self.requestID(request), method: request.method.rawValue)
+        var response: Response
+        do {
+            response = try await dispatch(request, record: &record)
+        } catch let error as FHIRError {
+            response = FHIRResponse.error(error)
+        } catch {
+            services.logger.error("request failed", metadata: ["request_id": .string(record.requestID), "error.type": .string(String(describing: type(of: error)))])
+            response = FHIRResponse.error(.serviceUnavailable)
+        }
+        response.headers[Self.requestIDHeader] = record.requestID
+        if request.method == .head { response = response.createHeadResponse() }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        record.log(to: services.logger, status: Int(response.status.code), durationMilliseconds: milliseconds)
+        return response
+    }
+
+    /// Accepts a caller's request id if it is short and plain; otherwise makes one.
+    static func requestID(_ request: Request) -> String {
+        if let supplied = request.headers[requestIDHeader], (1...128).contains(supplied.utf8.count),
+           supplied.utf8.allSatisfy(isRequestIDByte) {
+            return supplied
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    private static func isRequestIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"): true
+        default: false
+        }
+    }
+
+    private func dispatch(_ request: Request, record: inout RequestRecord) async throws -> Response {
+        switch FHIRRoute.parse(path: request.uri.path) {
+        case .health:
+            return FHIRResponse.json(.object(["status": .string("ok")]), contentType: ContentNegotiation.plainJSON)
+        case .ready:
+            let reachable = await services.repository.isReachable()
+            let status: HTTPResponse.Status = reachable ? .ok : .serviceUnavailable
+            return FHIRResponse.json(.object(["status": .string(reachable ? "ready" : "database unreachable"),
+                                              "tenants": .int(services.tenants.count)]), status: status, contentType: ContentNegotiation.plainJSON)
+        case .metrics:
+            throw FHIRError.notFound("metrics are not enabled")
+        case .developmentJWKS:
+            guard let issuer = services.developmentIssuer else { throw FHIRError.notFound("the development issuer is not enabled") }
+            return FHIRResponse.json(issuer.jwks, contentType: ContentNegotiation.plainJSON)
+        case .malformed:
+            throw FHIRError.badRequest("the path does not name a tenant: use /<tenant>/r4/<resource>")
+        case .notFound:
+            throw FHIRError.notFound("no FHIR endpoint at this path; use /<tenant>/r4/<resource>")
+        case .tenant(let slug, let rest):
+            guard let tenant = services.tenants[slug] else { throw FHIRError.notFound("unknown tenant") }
+            record.tenant = slug
+            guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
+                throw FHIRError.notFound("no FHIR endpoint at this path")
+            }
+            record.interaction = interaction.name
+            record.resourceType = interaction.resourceType
+            return try await handle(interaction, request: request, tenant: tenant, record: &record)
+        }
+    }
+
+    private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, record: inout RequestRecord) async throws -> Response {
+        let parameters = try QueryString.parse(request.uri.query)
+        let format = parameters.last { $0.0 == "_format" }?.1
+        switch interaction {
+        case .smartConfiguration:
+            return FHIRResponse.json(tenant.smartConfiguration, contentType: ContentNegotiation.plainJSON,
+                                     headers: [("Cache-Control", "public, max-age=300")])
+        case .capabilities:
+            let contentType = try ContentNegotiation.responseType(format: format, accept: request.headers[.accept])
+            return try MetadataController.respond(tenant: tenant, parameters: parameters, request: request, contentType: contentType)
+        default:
+            break
+        }
+        guard tenant.configuration.status == .active else {
+            record.authFailure = AuthFailure.tenantSuspended.reason
+            throw AuthFailure.tenantSuspended.fhirError
+        }
+        let contentType = try ContentNegotiation.responseType(format: format, accept: request.headers[.accept])
+        let scope: TenantScope
+        do {
+            guard let hmsTenantID = tenant.hmsTenantID else { throw FHIRError.serviceUnavailable }
+            scope = try await services.verifier.authorize(authorization: request.headers[.authorization], tenant: tenant.configuration,
+                                                         tenantID: hmsTenantID)
+        } catch let failure as AuthFailure {
+            record.authFailure = failure.reason
+            throw failure.fhirError
+        }
+        guard let type = interaction.resourceType else {
+            throw FHIRError(status: 405, code: .notSupported, "this interaction is not supported")
+        }
+        guard TenantConfiguration.supportedResourceTypes.contains(type), tenant.configuration.resourceTypes.contains(type) else {
+            throw FHIRError.notFound("resource type '\(type)' is not served for this tenant")
+        }
+        let policy = ScopePolicy(scope: scope.scope)
+        switch interaction {
+        case .read(_, let id), .vread(_, let id, _):
+            try require(policy.decide(.read, resourceType: type))
+            var version: String? = nil
+            if case .vread(_, _, let requested) = interaction { version = requested }
+            return try await ReadController(services: services, tenant: tenant, scope: scope)
+                .read(type: type, id: id, version: version, request: request, contentType: contentType)
+        case .search:
+            try require(policy.decide(.search, resourceType: type))
+            var searchParameters = parameters
+            if request.method == .post {
+                searchParameters += try await FormBody.parameters(request)
+            }
+            let controller = SearchController(services: services, tenant: tenant, scope: scope)
+            let (response, count) = try await controller.search(type: type, parameters: searchParameters,
+                                                                strict: Self.prefersStrict(request), contentType: contentType)
+            record.resultCount = count
+            return response
+        case .unsupported(_, let name):
+            throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type): HMS records are read-only")
+        case .capabilities, .smartConfiguration:
+            throw FHIRError.notFound("no FHIR endpoint at this path")
+        }
+    }
+
+    private func require(_ decision: ScopePolicy.Decision) throws {
+        if case .denied(let reason) = decision { throw FHIRError.forbidden(reason) }
+    }
+
+    static func prefersStrict(_ request: Request) -> Bool {
+        request.headers[values: .prefer].contains { value in
+            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "handling=strict" }
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let prefer = HTTPField.Name("Prefer")!
+}

@@ -1,0 +1,28 @@
+import FHIRModels
+import GatewayAuth
+import GatewayConfig
+import GatewayStore
+import HMSMapping
+import Logging
+
+/// A configured tenant joined with its HMS id and its pre-rendered public documents.
+struct ResolvedTenant: Sendable {
+    let configuration: TenantConfiguration
+    /// Nil when the HMS has no such tenant: its data routes answer 503 until it exists.
+    let hmsTenantID: String?
+    let baseURL: String
+    let capability: CapabilityStatementRenderer.Rendered
+    let smartConfiguration: JSON
+    let mapping: MappingContext
+}
+
+/// Everything request handling needs, built once by `buildApplication`.
+struct GatewayServices: Sendable {
+    let configuration: GatewayConfiguration
+    let tenants: [String: ResolvedTenant]
+    let verifier: TokenVerifier
+    let repository: HMSRepository
+    let cursors: CursorCodec
+    let developmentIssuer: DevelopmentIssuer?
+    let logger: Logger
+}

@@ -1,0 +1,37 @@
+import FHIRModels
+import GatewayAuth
+import GatewayStore
+import HMSMapping
+import Hummingbird
+
+/// `read` and `vread` of HMS resources, with `ETag`, `Last-Modified` and conditional read.
+struct ReadController {
+    let services: GatewayServices
+    let tenant: ResolvedTenant
+    let scope: TenantScope
+
+    /// Same answer for another tenant's id and for an id that exists nowhere.
+    static let notFound = FHIRError.notFound("resource not found")
+
+    func read(type: String, id: String, version: String?, request: Request, contentType: String) async throws -> Response {
+        guard let row = try await services.repository.read(type, id: id, scope: scope),
+              let resource = HMSResourceMapper.resource(type, row: row, context: tenant.mapping) else { throw Self.notFound }
+        let updatedAt = row.integer("updated_at") ?? 0
+        let versionID = HMSResourceMapper.versionID(updatedAt: updatedAt)
+        if let version, version != versionID {
+            throw FHIRError.notFound("version not found; the HMS keeps only the current version")
+        }
+        let etag = "W/\"\(versionID)\""
+        var headers = [("ETag", etag), ("Last-Modified", CivilTime.httpDate(epochSeconds: updatedAt))]
+        if version != nil { headers.append(("Content-Location", "\(tenant.baseURL)/\(type)/\(id)/_history/\(versionID)")) }
+        if let match = request.headers[.ifNoneMatch] {
+            let candidates = match.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if candidates.contains("*") || candidates.contains(etag) || candidates.contains("\"\(versionID)\"") {
+                return FHIRResponse.notModified(headers: headers)
+            }
+        } else if let since = request.headers[.ifModifiedSince].flatMap(CivilTime.parseHTTPDate), updatedAt <= since {
+            return FHIRResponse.notModified(headers: headers)
+        }
+        return FHIRResponse.json(resource, contentType: contentType, headers: headers)
+    }
+}

@@ -1,0 +1,25 @@
+import Logging
+
+/// What one request did, for its log line: no PHI, no tokens, no query values.
+struct RequestRecord: Sendable {
+    var requestID: String
+    var method: String
+    var tenant: String?
+    var interaction: String?
+    var resourceType: String?
+    var resultCount: Int?
+    var authFailure: String?
+
+    func log(to logger: Logger, status: Int, durationMilliseconds: Double) {
+        var metadata: Logger.Metadata = [
+            "request_id": .string(requestID), "http.method": .string(method), "http.status": .stringConvertible(status),
+            "duration_ms": .string(String(format: "%.2f", durationMilliseconds)),
+        ]
+        if let tenant { metadata["tenant"] = .string(tenant) }
+        if let interaction { metadata["fhir.interaction"] = .string(interaction) }
+        if let resourceType { metadata["fhir.type"] = .string(resourceType) }
+        if let resultCount { metadata["fhir.results"] = .stringConvertible(resultCount) }
+        if let authFailure { metadata["auth.failure"] = .string(authFailure) }
+        logger.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,115 @@
+import FHIRModels
+import FHIRSearch
+import Foundation
+import GatewayAuth
+import GatewayStore
+import HMSMapping
+import Hummingbird
+
+/// `search-type`: a `searchset` Bundle with keyset paging, includes and totals.
+struct SearchController {
+    let services: GatewayServices
+    let tenant: ResolvedTenant
+    let scope: TenantScope
+
+    /// Upper bound of resources one `_revinclude` adds to a page.
+    static let revincludeLimit = 500
+
+    func search(type: String, parameters: [(String, String)], strict: Bool, contentType: String) async throws -> (Response, Int) {
+        let server = services.configuration.server
+        let parser = SearchParser(defaultCount: server.defaultPageSize, maximumCount: server.maximumPageSize, strict: strict, baseURL: tenant.baseURL)
+        let request = try parser.parse(resourceType: type, parameters: parameters)
+        let position = try request.cursor.map {
+            try services.cursors.decode($0, tenant: tenant.configuration.slug, resourceType: type, parameters: request.appliedParameters)
+        }
+        let selfURL = "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + (request.cursor.map { [("_cursor", $0)] } ?? []))
+
+        var bundle = BundleWriter(selfURL: selfURL)
+        if request.summaryCount {
+            bundle.total = try await services.repository.count(request, scope: scope)
+            return (FHIRResponse.json(bundle.json(), contentType: contentType), 0)
+        }
+
+        let (rows, next) = try await services.repository.search(request, after: position, scope: scope)
+        let matches = rows.compactMap { HMSResourceMapper.resource(type, row: $0, context: tenant.mapping) }
+        switch request.total {
+        case .accurate?, .estimate?: bundle.total = try await services.repository.count(request, scope: scope)
+        case .none?: break
+        case nil: if position == nil && next == nil { bundle.total = matches.count }
+        }
+        if let next {
+            let cursor = services.cursors.encode(tenant: tenant.configuration.slug, resourceType: type, parameters: request.appliedParameters, position: next)
+            bundle.nextURL = "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + [("_cursor", cursor)])
+        }
+        for resource in matches {
+            bundle.add(request.elements.map { Self.subset(resource, elements: $0) } ?? resource, mode: "match", baseURL: tenant.baseURL)
+        }
+        for resource in try await included(request, rows: rows, matches: matches) {
+            bundle.add(resource, mode: "include", baseURL: tenant.baseURL)
+        }
+        if !request.ignoredParameters.isEmpty {
+            bundle.outcome = OperationOutcome.resource([OutcomeIssue(
+                severity: .warning, code: .notSupported,
+                diagnostics: "ignored unsupported parameters: \(request.ignoredParameters.joined(separator: ", "))")])
+        }
+        return (FHIRResponse.json(bundle.json(), contentType: contentType), matches.count)
+    }
+
+    /// `_include` and `_revinclude` targets, fetched through the same tenant scope as the matches.
+    private func included(_ request: SearchRequest, rows: [HMSRow], matches: [JSON]) async throws -> [JSON] {
+        var seen = Set(matches.compactMap { resource in resource["id"]?.stringValue.map { "\(request.resourceType)/\($0)" } })
+        var output: [JSON] = []
+        func append(_ type: String, _ found: [HMSRow]) {
+            for row in found {
+                guard let resource = HMSResourceMapper.resource(type, row: row, context: tenant.mapping),
+                      let id = resource["id"]?.stringValue, seen.insert("\(type)/\(id)").inserted else { continue }
+                output.append(resource)
+            }
+        }
+        for include in request.includes where tenant.configuration.resourceTypes.contains(include.target) {
+            let ids = Array(Set(rows.flatMap { Self.referencedIDs(include, row: $0) })).sorted()
+            guard !ids.isEmpty else { continue }
+            append(include.target, try await services.repository.rows(include.target, ids: ids, scope: scope))
+        }
+        for include in request.revincludes where tenant.configuration.resourceTypes.contains(include.source) {
+            let ids = rows.compactMap { $0.string("id") }
+            guard !ids.isEmpty else { continue }
+            append(include.source, try await services.repository.rows(include.source, referencing: include.parameter, ids: ids,
+                                                                     limit: Self.revincludeLimit, scope: scope))
+        }
+        return output
+    }
+
+    /// FHIR ids a row refers to through an include's parameter.
+    static func referencedIDs(_ include: IncludeDefinition, row: HMSRow) -> [String] {
+        switch (include.source, include.parameter) {
+        case ("MedicationRequest", "requester"), ("Encounter", "participant"): return [row.string("doctor_id")].compactMap { $0 }
+        case ("MedicationRequest", "patient"), ("Encounter", "patient"): return [row.string("patient_id")].compactMap { $0 }
+        case ("Encounter", "service-provider"), ("Patient", "organization"): return [row.string("hospital_id")].compactMap { $0 }
+        case ("MedicationRequest", "encounter"):
+            if let appointment = row.string("appointment_id") { return [EncounterID.make(kind: "apt", uuid: appointment)] }
+            if let admission = row.string("admission_id") { return [EncounterID.make(kind: "adm", uuid: admission)] }
+            return []
+        default: return []
+        }
+    }
+
+    /// `_elements`: the named top-level elements plus the mandatory ones, tagged SUBSETTED.
+    static func subset(_ resource: JSON, elements: [String]) -> JSON {
+        guard case .object(let object) = resource else { return resource }
+        let keep = Set(elements).union(["resourceType", "id", "meta"])
+        var subset = JSONObject()
+        for member in object.members where keep.contains(member.key) {
+            if member.key == "meta", case .object(var meta) = member.value {
+                var tags = meta["tag"]?.arrayValue ?? []
+                tags.append(.object(["system": .string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"),
+                                     "code": .string("SUBSETTED"), "display": .string("subsetted")]))
+                meta["tag"] = .array(tags)
+                subset.append("meta", .object(meta))
+            } else {
+                subset.append(member.key, member.value)
+            }
+        }
+        return .object(subset)
+    }
+}

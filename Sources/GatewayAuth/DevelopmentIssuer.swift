@@ -1,0 +1,92 @@
+import Crypto
+import FHIRModels
+import Foundation
+
+/// The built-in issuer for trying the gateway and for tests: an ES256 key generated on first
+/// start and kept in a PEM file beside the database.
+public struct DevelopmentIssuer: Sendable {
+    public let issuer: String
+    public let kid: String
+    let privateKey: P256.Signing.PrivateKey
+    public let keySet: TenantKeySet
+    /// The public key set, as served at `/dev-issuer/jwks.json`.
+    public let jwks: JSON
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public static func loadOrCreate(keyFile: String, issuer: String) async throws(Failure) -> DevelopmentIssuer {
+        let privateKey: P256.Signing.PrivateKey
+        if let data = FileManager.default.contents(atPath: keyFile) {
+            do { privateKey = try P256.Signing.PrivateKey(pemRepresentation: String(decoding: data, as: UTF8.self)) } catch {
+                throw Failure(description: "development issuer key '\(keyFile)' is not a P-256 private key in PEM")
+            }
+        } else {
+            privateKey = P256.Signing.PrivateKey()
+            let directory = (keyFile as NSString).deletingLastPathComponent
+            do {
+                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+                guard FileManager.default.createFile(atPath: keyFile, contents: Data(privateKey.pemRepresentation.utf8),
+                                                     attributes: [.posixPermissions: 0o600]) else {
+                    throw Failure(description: "cannot write development issuer key '\(keyFile)'")
+                }
+            } catch let failure as Failure { throw failure } catch {
+                throw Failure(description: "cannot create directory for '\(keyFile)'")
+            }
+        }
+        return try await DevelopmentIssuer(issuer: issuer, privateKey: privateKey)
+    }
+
+    public init(issuer: String, privateKey: P256.Signing.PrivateKey) async throws(Failure) {
+        let point = Array(privateKey.publicKey.x963Representation.dropFirst())
+        let x = Base64URL.encode(point[0..<32])
+        let y = Base64URL.encode(point[32..<64])
+        let kid = String(Base64URL.encode(SHA256.hash(data: point)).prefix(16))
+        var key = JSONObject()
+        key.append("kty", "EC")
+        key.append("crv", "P-256")
+        key.append("x", x)
+        key.append("y", y)
+        key.append("kid", kid)
+        key.append("alg", "ES256")
+        key.append("use", "sig")
+        let jwks = JSON.object(["keys": .array([.object(key)])])
+        self.issuer = issuer
+        self.kid = kid
+        self.privateKey = privateKey
+        self.jwks = jwks
+        do { self.keySet = try await TenantKeySet.parse(jwks: jwks.serialized) } catch {
+            throw Failure(description: "development issuer key is unusable")
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with ES256 and this issuer's `kid`.
+    public func sign(claims: JSONObject) throws -> String {
+        let header = JSON.object(["alg": .string("ES256"), "typ": .string("JWT"), "kid": .string(kid)])
+        let signingInput = Base64URL.encode(header.serialized) + "." + Base64URL.encode(JSON.object(claims).serialized)
+        let signature = try privateKey.signature(for: Data(signingInput.utf8))
+        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+    }
+
+    /// Mints an access token for a tenant, the way a SMART authorisation server would.
+    public func mintToken(tenant: String, audience: String, tenantClaim: String = "tenant_id", scope: String,
+                          patient: String? = nil, fhirUser: String? = nil, subject: String = "dev-user",
+                          clientID: String = "fhir-gateway-cli", ttlSeconds: Int64 = 3600,
+                          now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> String {
+        var claims = JSONObject()
+        claims.append("iss", issuer)
+        claims.append("sub", subject)
+        claims.append("aud", audience)
+        claims.append("iat", .int(Int(now)))
+        claims.append("nbf", .int(Int(now)))
+        claims.append("exp", .int(Int(now + ttlSeconds)))
+        claims.append("jti", UUID().uuidString.lowercased())
+        claims.append(tenantClaim, tenant)
+        claims.append("azp", clientID)
+        claims.append("scope", scope)
+        claims.append("patient", patient)
+        claims.append("fhirUser", fhirUser)
+        return try sign(claims: claims)
+    }
+}

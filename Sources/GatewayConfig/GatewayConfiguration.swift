@@ -1,0 +1,57 @@
+/// Everything the gateway needs to start, read once at start-up.
+public struct GatewayConfiguration: Sendable {
+    public struct Server: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// Base of every URL the gateway generates, without a trailing slash.
+        public var publicBaseURL: String
+        /// Secret that signs paging cursors; replicas behind one load balancer must share it.
+        public var cursorSecret: String?
+        public var defaultPageSize: Int
+        public var maximumPageSize: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, publicBaseURL: String? = nil, cursorSecret: String? = nil,
+                    defaultPageSize: Int = 20, maximumPageSize: Int = 200) {
+            self.host = host
+            self.port = port
+            self.publicBaseURL = publicBaseURL ?? "http://\(host):\(port)"
+            self.cursorSecret = cursorSecret
+            self.defaultPageSize = defaultPageSize
+            self.maximumPageSize = maximumPageSize
+        }
+    }
+
+    public enum Database: Sendable, Equatable {
+        case sqlite(path: String)
+        /// `url` is the gateway's own role (subject to row-level security);
+        /// `migrationURL`, when given, owns the schema and runs migrations and seeding.
+        case postgres(url: String, migrationURL: String?)
+
+        public static func parse(_ value: String, migrationURL: String? = nil) -> Database {
+            if value.hasPrefix("postgres://") || value.hasPrefix("postgresql://") {
+                return .postgres(url: value, migrationURL: migrationURL)
+            }
+            return .sqlite(path: value.hasPrefix("sqlite://") ? String(value.dropFirst("sqlite://".count)) : value)
+        }
+    }
+
+    public var server: Server
+    public var database: Database
+    public var tenants: [TenantConfiguration]
+    /// Where the development issuer keeps its signing key (PEM), when any tenant uses it.
+    public var developmentKeyFile: String
+
+    public init(server: Server, database: Database, tenants: [TenantConfiguration], developmentKeyFile: String) {
+        self.server = server
+        self.database = database
+        self.tenants = tenants
+        self.developmentKeyFile = developmentKeyFile
+    }
+
+    /// Issuer URL of the built-in development issuer.
+    public var developmentIssuer: String { server.publicBaseURL + "/dev-issuer" }
+
+    public func tenant(slug: some StringProtocol) -> TenantConfiguration? {
+        tenants.first { $0.slug == slug }
+    }
+}

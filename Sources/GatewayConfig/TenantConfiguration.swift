@@ -1,0 +1,59 @@
+/// One tenant (a hospital group) as the operator configured it.
+public struct TenantConfiguration: Sendable, Equatable {
+    public enum Tier: String, Sendable, CaseIterable { case enterprise, professional, starter }
+    public enum Status: String, Sendable, CaseIterable { case active, suspended }
+    public enum KeySource: Sendable, Equatable {
+        /// The built-in development issuer (keys generated on first start).
+        case development
+        case file(String)
+        case url(String)
+    }
+    public enum ProfileSet: String, Sendable, CaseIterable {
+        case base
+        case usCore = "us-core"
+    }
+
+    public var slug: String
+    public var name: String
+    public var tier: Tier
+    public var status: Status
+    public var issuer: String
+    public var keySource: KeySource
+    public var audience: String
+    public var tenantClaim: String
+    public var resourceTypes: [String]
+    public var profileSet: ProfileSet
+    public var authorizationEndpoint: String
+    public var tokenEndpoint: String
+
+    public init(
+        slug: String, name: String, tier: Tier = .starter, status: Status = .active, issuer: String,
+        keySource: KeySource, audience: String, tenantClaim: String = "tenant_id",
+        resourceTypes: [String] = TenantConfiguration.supportedResourceTypes, profileSet: ProfileSet = .base,
+        authorizationEndpoint: String? = nil, tokenEndpoint: String? = nil
+    ) {
+        self.slug = slug
+        self.name = name
+        self.tier = tier
+        self.status = status
+        self.issuer = issuer
+        self.keySource = keySource
+        self.audience = audience
+        self.tenantClaim = tenantClaim
+        self.resourceTypes = resourceTypes
+        self.profileSet = profileSet
+        let issuerBase = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        self.authorizationEndpoint = authorizationEndpoint ?? issuerBase + "/authorize"
+        self.tokenEndpoint = tokenEndpoint ?? issuerBase + "/token"
+    }
+
+    /// Resource types the gateway can serve today.
+    public static let supportedResourceTypes = ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization"]
+
+    /// The slug grammar: lowercase letters, digits and inner hyphens, 1 to 63 characters.
+    public static func isValidSlug(_ slug: some StringProtocol) -> Bool {
+        let bytes = Array(slug.utf8)
+        guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-"), bytes.last != UInt8(ascii: "-") else { return false }
+        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
+    }
+}

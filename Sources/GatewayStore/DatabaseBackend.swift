@@ -1,0 +1,24 @@
+import HMSMapping
+
+/// What the repository needs from a database driver. Only `HMSRepository` calls it, always
+/// with statements from ``HMSQueryBuilder`` and the tenant id from a `TenantScope`.
+protocol DatabaseBackend: Sendable {
+    /// Runs a read inside the tenant's scope (PostgreSQL: a transaction with `app.tenant_id` set locally).
+    func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow]
+    /// Applies the schema; `gatewayRole` receives read grants in PostgreSQL.
+    func migrate() async throws
+    /// Inserts rows for one tenant in one transaction.
+    func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws
+    /// Inserts or updates tenant registry rows (no tenant scope: the registry holds no PHI).
+    func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws
+    func isReachable() async -> Bool
+    /// Runs until cancelled (connection pools that need a run loop), then closes.
+    func run() async
+    func close() async
+}
+
+/// A database failure; its message is for operators' logs only, never for responses.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,311 @@
+import Foundation
+import FHIRModels
+import FHIRSearch
+import GatewayAuth
+import HMSMapping
+
+/// Builds tenant-scoped SQL for the HMS tables. The tenant predicate comes from the
+/// ``TenantScope`` and is the first condition of every statement built here.
+struct HMSQueryBuilder {
+    let table: HMSResourceTable
+    let scope: TenantScope
+
+    init(table: HMSResourceTable, scope: TenantScope) {
+        self.table = table
+        self.scope = scope
+    }
+
+    private var selectList: String { table.columns.map { "t.\($0.name)" }.joined(separator: ", ") }
+
+    private func base(select: String) -> SQLStatement {
+        SQLStatement("SELECT \(select) FROM \(table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
+    }
+
+    /// One resource by FHIR id; nil when the id cannot exist (it then matches nothing, without SQL).
+    func read(id: String) -> SQLStatement? {
+        guard let identity = table.identityPredicate(fhirID: id) else { return nil }
+        var statement = base(select: selectList)
+        for (column, value) in identity { statement.append(" AND t.\(column.name) = ?", .of(column.kind, value)) }
+        return statement
+    }
+
+    /// Rows whose `column` is one of `values` (includes and revincludes), bounded by `limit`.
+    func rows(where column: HMSColumn, in values: [String], limit: Int) -> SQLStatement {
+        var statement = base(select: selectList)
+        statement.append(" AND t.\(column.name) IN (")
+        for (index, value) in values.enumerated() {
+            statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
+        }
+        statement.append(") ORDER BY " + table.keyColumns.map { "t.\($0.name)" }.joined(separator: ", ") + " LIMIT \(max(1, limit))")
+        return statement
+    }
+
+    /// A page of matches after `position`, fetching `limit` rows.
+    func search(_ request: SearchRequest, after position: PagePosition?, limit: Int) -> SQLStatement {
+        var statement = base(select: selectList)
+        statement.append(conditions(request))
+        let order = sortExpressions(request)
+        if let position {
+            statement.append(keyset(order: order, position: position))
+        }
+        statement.append(" ORDER BY " + order.map { "\($0.sql) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", "))
+        statement.append(" LIMIT \(max(1, limit))")
+        return statement
+    }
+
+    func count(_ request: SearchRequest) -> SQLStatement {
+        var statement = base(select: "COUNT(*) AS total")
+        statement.append(conditions(request))
+        return statement
+    }
+
+    // MARK: Sorting and keyset paging
+
+    struct SortExpression {
+        let sql: String
+        let kind: HMSColumnKind
+        let descending: Bool
+        /// The row column whose value the next cursor records.
+        let column: HMSColumn
+    }
+
+    static func sentinel(_ kind: HMSColumnKind) -> String {
+        switch kind {
+        case .date: "0001-01-01"
+        case .timestamp: "0001-01-01T00:00:00Z"
+        case .integer: "0"
+        case .bool: "false"
+        case .uuid: "00000000-0000-0000-0000-000000000000"
+        case .text: ""
+        }
+    }
+
+    func sortExpressions(_ request: SearchRequest) -> [SortExpression] {
+        var expressions: [SortExpression] = []
+        for key in request.sort {
+            let columns: [HMSColumn]
+            switch key.parameter {
+            case "_id": columns = []
+            case "_lastUpdated": columns = [table.lastUpdatedColumn]
+            default: columns = table.sortColumns[key.parameter] ?? []
+            }
+            for column in columns where !expressions.contains(where: { $0.column == column }) {
+                expressions.append(SortExpression(sql: "COALESCE(t.\(column.name), \(literal(Self.sentinel(column.kind), column.kind)))",
+                                                  kind: column.kind, descending: key.descending, column: column))
+            }
+        }
+        let idDescending = request.sort.first { $0.parameter == "_id" }?.descending ?? false
+        for column in table.keyColumns {
+            expressions.append(SortExpression(sql: "t.\(column.name)", kind: column.kind, descending: idDescending, column: column))
+        }
+        return expressions
+    }
+
+    /// A constant typed for the column; only fixed sentinels reach here, never client input.
+    private func literal(_ value: String, _ kind: HMSColumnKind) -> String {
+        switch kind {
+        case .integer: value
+        case .bool: value
+        case .uuid: "'\(value)'"
+        case .text, .date, .timestamp: "'\(value)'"
+        }
+    }
+
+    private func keyset(order: [SortExpression], position: PagePosition) -> SQLStatement {
+        guard let keyValues = table.keyValues(fhirID: position.id) else { return SQLStatement(" AND 1 = 0") }
+        let values = position.sortValues + keyValues
+        guard values.count == order.count else { return SQLStatement(" AND 1 = 0") }
+        var statement = SQLStatement(" AND (")
+        for level in 0..<order.count {
+            statement.append(level == 0 ? "(" : " OR (")
+            for previous in 0..<level {
+                statement.append("\(order[previous].sql) = ? AND ", bind(order[previous].kind, values[previous]))
+            }
+            statement.append("\(order[level].sql) \(order[level].descending ? "<" : ">") ?)", bind(order[level].kind, values[level]))
+        }
+        statement.append(")")
+        return statement
+    }
+
+    private func bind(_ kind: HMSColumnKind, _ text: String) -> SQLBind { .of(kind, text) }
+
+    // MARK: Search conditions
+
+    private func conditions(_ request: SearchRequest) -> SQLStatement {
+        var statement = SQLStatement()
+        for clause in request.clauses {
+            statement.append(" AND ")
+            statement.append(condition(clause))
+        }
+        return statement
+    }
+
+    static let never = SQLStatement("1 = 0")
+    static let always = SQLStatement("1 = 1")
+
+    private func condition(_ clause: SearchClause) -> SQLStatement {
+        if clause.parameter.name == "_id" {
+            return anyOf(clause.values.map { value in
+                guard case .token(let token) = value, token.system == nil, let id = token.code,
+                      let identity = table.identityPredicate(fhirID: id) else { return Self.never }
+                var statement = SQLStatement("(")
+                for (index, pair) in identity.enumerated() {
+                    statement.append(index == 0 ? "t.\(pair.0.name) = ?" : " AND t.\(pair.0.name) = ?", .of(pair.0.kind, pair.1))
+                }
+                statement.append(")")
+                return statement
+            }, negate: clause.modifier == "not")
+        }
+        let column: HMSResourceTable.SearchColumn
+        if clause.parameter.name == "_lastUpdated" {
+            column = .date(start: table.lastUpdatedColumn, end: nil)
+        } else if let mapped = table.searchColumns[clause.parameter.name] {
+            column = mapped
+        } else {
+            return Self.never
+        }
+        if let missing = clause.missing {
+            return missingCondition(column, missing: missing)
+        }
+        return anyOf(clause.values.map { value(column, $0, modifier: clause.modifier) }, negate: clause.modifier == "not")
+    }
+
+    private func anyOf(_ parts: [SQLStatement], negate: Bool) -> SQLStatement {
+        var statement = SQLStatement(negate ? "NOT (" : "(")
+        for (index, part) in parts.enumerated() {
+            if index > 0 { statement.append(" OR ") }
+            statement.append(part)
+        }
+        statement.append(")")
+        return statement
+    }
+
+    private func missingCondition(_ column: HMSResourceTable.SearchColumn, missing: Bool) -> SQLStatement {
+        let columns: [HMSColumn]
+        switch column {
+        case .string(let list): columns = list
+        case .token(let single, _, _), .booleanToken(let single), .reference(_, let single): columns = [single]
+        case .date(let start, _): columns = [start]
+        case .encounterReference(let appointment, let admission): columns = [appointment, admission]
+        case .constantToken: return missing ? Self.never : Self.always
+        }
+        let test = columns.map { "t.\($0.name) IS NULL" }.joined(separator: " AND ")
+        return SQLStatement(missing ? "(\(test))" : "NOT (\(test))")
+    }
+
+    private func value(_ column: HMSResourceTable.SearchColumn, _ value: SearchValue, modifier: String?) -> SQLStatement {
+        switch (column, value) {
+        case (.string(let columns), .string(let text)):
+            return stringCondition(columns, text, modifier: modifier)
+        case (.token(let column, let system, let codes), .token(let token)):
+            return tokenCondition(column, system: system, codes: codes, token)
+        case (.booleanToken(let column), .token(let token)):
+            guard token.system == nil || token.system == "", let code = token.code, code == "true" || code == "false" else { return Self.never }
+            return SQLStatement("t.\(column.name) = ?", [.bool(code == "true")])
+        case (.constantToken(let system, let code), .token(let token)):
+            let systemMatches = token.system == nil || token.system == system
+            return systemMatches && (token.code == nil || token.code == code) ? Self.always : Self.never
+        case (.date(let start, let end), .date(let date)):
+            return dateCondition(start: start, end: end, date)
+        case (.reference(let target, let column), .reference(let reference)):
+            guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
+            return SQLStatement("t.\(column.name) = ?", [.of(column.kind, uuid)])
+        case (.encounterReference(let appointment, let admission), .reference(let reference)):
+            guard reference.type == nil || reference.type == "Encounter", let (kind, uuid) = EncounterID.parse(reference.id) else { return Self.never }
+            let column = kind == "apt" ? appointment : admission
+            return SQLStatement("t.\(column.name) = ?", [.of(column.kind, uuid)])
+        default:
+            return Self.never
+        }
+    }
+
+    private func stringCondition(_ columns: [HMSColumn], _ text: String, modifier: String?) -> SQLStatement {
+        var statement = SQLStatement("(")
+        for (index, column) in columns.enumerated() {
+            if index > 0 { statement.append(" OR ") }
+            switch modifier {
+            case "exact":
+                statement.append("t.\(column.name) = ?", .text(text))
+            case "contains":
+                statement.append("gw_fold(t.\(column.name)) LIKE ? ESCAPE '\\'", .text("%" + Self.likeEscaped(TextFolding.fold(text)) + "%"))
+            default:
+                statement.append("gw_fold(t.\(column.name)) LIKE ? ESCAPE '\\'", .text(Self.likeEscaped(TextFolding.fold(text)) + "%"))
+            }
+        }
+        statement.append(")")
+        return statement
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        var output = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { output.append("\\") }
+            output.append(character)
+        }
+        return output
+    }
+
+    private func tokenCondition(_ column: HMSColumn, system: HMSResourceTable.IdentifierSystem?, codes: [String: [String]]?, _ token: TokenValue) -> SQLStatement {
+        if let requested = token.system {
+            let expected = system?.value(tenant: scope.slug) ?? ""
+            guard requested == expected else { return Self.never }
+        }
+        guard let code = token.code else { return SQLStatement("t.\(column.name) IS NOT NULL") }
+        let stored: [String] = codes.map { $0[code] ?? [] } ?? [code]
+        guard !stored.isEmpty else { return Self.never }
+        var statement = SQLStatement("t.\(column.name) IN (")
+        for (index, value) in stored.enumerated() {
+            statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
+        }
+        statement.append(")")
+        return statement
+    }
+
+    private func dateCondition(start: HMSColumn, end: HMSColumn?, _ date: DateValue) -> SQLStatement {
+        var lower = date.value.lower
+        var upper = date.value.upper
+        if date.prefix == .ap {
+            let now = Int64(Date.nowEpoch)
+            let gap = max(86400, abs(now - lower) / 10)
+            lower -= gap
+            upper += gap
+        }
+        func text(_ seconds: Int64, _ kind: HMSColumnKind, roundUp: Bool) -> SQLBind {
+            if kind == .date {
+                let day = roundUp ? (seconds + 86399) : seconds
+                return .date(CivilTime.isoDate(epochSeconds: day))
+            }
+            return .timestamp(CivilTime.isoInstant(epochSeconds: seconds))
+        }
+        let s = "t.\(start.name)"
+        let e = end.map { "t.\($0.name)" }
+        let lo = text(lower, start.kind, roundUp: false)
+        let hi = text(upper, start.kind, roundUp: true)
+        // A missing end means the period is ongoing (open to the future).
+        let endAtLeast: (SQLBind) -> SQLStatement = { bound in
+            guard let e else { return SQLStatement("\(s) >= ?", [bound]) }
+            return SQLStatement("(\(e) IS NULL OR \(e) >= ?)", [bound])
+        }
+        switch date.prefix {
+        case .eq:
+            guard let e else { return SQLStatement("(\(s) >= ? AND \(s) < ?)", [lo, hi]) }
+            return SQLStatement("(\(s) >= ? AND \(e) IS NOT NULL AND \(e) < ?)", [lo, hi])
+        case .ne:
+            guard let e else { return SQLStatement("(\(s) < ? OR \(s) >= ?)", [lo, hi]) }
+            return SQLStatement("(\(s) < ? OR \(e) IS NULL OR \(e) >= ?)", [lo, hi])
+        case .lt: return SQLStatement("\(s) < ?", [lo])
+        case .le: return SQLStatement("\(s) < ?", [hi])
+        case .gt: return endAtLeast(hi)
+        case .ge: return endAtLeast(lo)
+        case .sa: return SQLStatement("\(s) >= ?", [hi])
+        case .eb:
+            guard let e else { return SQLStatement("\(s) < ?", [lo]) }
+            return SQLStatement("(\(e) IS NOT NULL AND \(e) < ?)", [lo])
+        case .ap:
+            var statement = SQLStatement("(\(s) < ? AND ", [hi])
+            statement.append(endAtLeast(lo))
+            statement.append(")")
+            return statement
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import HMSMapping
+
+/// The HMS tables the gateway reads: the contract an HMS meets (directly or with SQL views).
+/// Rendered to SQLite or PostgreSQL DDL from one definition.
+enum HMSSchema {
+    struct Column {
+        let name: String
+        let kind: HMSColumnKind
+        let nullable: Bool
+        init(_ name: String, _ kind: HMSColumnKind, nullable: Bool = false) {
+            self.name = name
+            self.kind = kind
+            self.nullable = nullable
+        }
+    }
+
+    struct Index {
+        let columns: [String]
+        /// Columns searched with a case- and accent-folded prefix match.
+        let folded: Bool
+        init(_ columns: [String], folded: Bool = false) {
+            self.columns = columns
+            self.folded = folded
+        }
+    }
+
+    struct Table {
+        let name: String
+        let columns: [Column]
+        let indexes: [Index]
+        /// Carries `tenant_id`, so it gets row-level security in PostgreSQL.
+        var tenantScoped: Bool { name != "tenants" }
+    }
+
+    static let tables: [Table] = [
+        Table(name: "tenants", columns: [
+            Column("id", .uuid), Column("slug", .text), Column("name", .text), Column("updated_at", .timestamp),
+        ], indexes: []),
+        Table(name: "hospitals", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("code", .text), Column("name", .text),
+            Column("phone", .text, nullable: true), Column("email", .text, nullable: true), Column("address_line", .text, nullable: true),
+            Column("city", .text, nullable: true), Column("state", .text, nullable: true), Column("postal_code", .text, nullable: true),
+            Column("country", .text, nullable: true), Column("active", .bool), Column("updated_at", .timestamp),
+        ], indexes: [Index(["tenant_id", "id"]), Index(["tenant_id", "code"]), Index(["tenant_id", "name"], folded: true)]),
+        Table(name: "departments", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("code", .text), Column("name", .text),
+            Column("updated_at", .timestamp),
+        ], indexes: [Index(["tenant_id", "id"])]),
+        Table(name: "patients", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("mrn", .text),
+            Column("given_name", .text, nullable: true), Column("middle_name", .text, nullable: true), Column("family_name", .text),
+            Column("gender", .text), Column("birth_date", .date, nullable: true), Column("phone", .text, nullable: true),
+            Column("email", .text, nullable: true), Column("address_line", .text, nullable: true), Column("city", .text, nullable: true),
+            Column("state", .text, nullable: true), Column("postal_code", .text, nullable: true), Column("country", .text, nullable: true),
+            Column("deceased_at", .timestamp, nullable: true), Column("active", .bool), Column("updated_at", .timestamp),
+        ], indexes: [
+            Index(["tenant_id", "id"]), Index(["tenant_id", "mrn"]), Index(["tenant_id", "family_name"], folded: true),
+            Index(["tenant_id", "given_name"], folded: true), Index(["tenant_id", "birth_date"]), Index(["tenant_id", "hospital_id"]),
+            Index(["tenant_id", "updated_at"]), Index(["tenant_id", "family_name", "given_name", "id"]),
+        ]),
+        Table(name: "doctors", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("department_id", .uuid, nullable: true),
+            Column("given_name", .text, nullable: true), Column("family_name", .text), Column("gender", .text, nullable: true),
+            Column("specialisation", .text, nullable: true), Column("registration_number", .text),
+            Column("registration_council", .text, nullable: true), Column("phone", .text, nullable: true),
+            Column("email", .text, nullable: true), Column("active", .bool), Column("updated_at", .timestamp),
+        ], indexes: [Index(["tenant_id", "id"]), Index(["tenant_id", "registration_number"]), Index(["tenant_id", "family_name"], folded: true)]),
+        Table(name: "appointments", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("patient_id", .uuid),
+            Column("doctor_id", .uuid), Column("department_id", .uuid, nullable: true), Column("appointment_number", .text),
+            Column("start_at", .timestamp), Column("end_at", .timestamp, nullable: true), Column("status", .text),
+            Column("reason", .text, nullable: true), Column("updated_at", .timestamp),
+        ], indexes: [
+            Index(["tenant_id", "id"]), Index(["tenant_id", "patient_id", "start_at"]), Index(["tenant_id", "doctor_id"]),
+            Index(["tenant_id", "start_at"]), Index(["tenant_id", "appointment_number"]),
+        ]),
+        Table(name: "admissions", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("patient_id", .uuid),
+            Column("doctor_id", .uuid), Column("department_id", .uuid, nullable: true), Column("admission_number", .text),
+            Column("ward", .text, nullable: true), Column("bed", .text, nullable: true), Column("admitted_at", .timestamp),
+            Column("discharged_at", .timestamp, nullable: true), Column("status", .text),
+            Column("discharge_disposition", .text, nullable: true), Column("reason", .text, nullable: true), Column("updated_at", .timestamp),
+        ], indexes: [
+            Index(["tenant_id", "id"]), Index(["tenant_id", "patient_id", "admitted_at"]), Index(["tenant_id", "doctor_id"]),
+            Index(["tenant_id", "admitted_at"]), Index(["tenant_id", "admission_number"]),
+        ]),
+        Table(name: "prescriptions", columns: [
+            Column("id", .uuid), Column("tenant_id", .uuid), Column("hospital_id", .uuid), Column("patient_id", .uuid),
+            Column("doctor_id", .uuid), Column("appointment_id", .uuid, nullable: true), Column("admission_id", .uuid, nullable: true),
+            Column("medicine_name", .text), Column("medicine_code", .text, nullable: true), Column("strength", .text, nullable: true),
+            Column("dosage_instructions", .text, nullable: true), Column("frequency_per_day", .integer, nullable: true),
+            Column("route", .text, nullable: true), Column("duration_days", .integer, nullable: true),
+            Column("quantity", .integer, nullable: true), Column("refills", .integer, nullable: true), Column("status", .text),
+            Column("prescribed_at", .timestamp), Column("updated_at", .timestamp),
+        ], indexes: [
+            Index(["tenant_id", "id"]), Index(["tenant_id", "patient_id", "prescribed_at"]), Index(["tenant_id", "appointment_id"]),
+            Index(["tenant_id", "admission_id"]), Index(["tenant_id", "doctor_id"]), Index(["tenant_id", "prescribed_at"]),
+        ]),
+    ]
+
+    static func table(_ name: String) -> Table? { tables.first { $0.name == name } }
+
+    enum Dialect { case sqlite, postgres }
+
+    static func typeName(_ kind: HMSColumnKind, _ dialect: Dialect) -> String {
+        switch (kind, dialect) {
+        case (.uuid, .postgres): "uuid"
+        case (.date, .postgres): "date"
+        case (.timestamp, .postgres): "timestamptz"
+        case (.integer, .postgres): "integer"
+        case (.bool, .postgres): "boolean"
+        case (.integer, .sqlite), (.bool, .sqlite): "INTEGER"
+        default: "TEXT"
+        }
+    }
+
+    static func createStatements(_ dialect: Dialect) -> [String] {
+        var statements: [String] = []
+        for table in tables {
+            var lines = table.columns.map { column in
+                "\(column.name) \(typeName(column.kind, dialect))\(column.nullable ? "" : " NOT NULL")"
+            }
+            lines.append("PRIMARY KEY (id)")
+            statements.append("CREATE TABLE IF NOT EXISTS \(table.name) (\n  \(lines.joined(separator: ",\n  "))\n)")
+            for index in table.indexes {
+                let name = "\(table.name)_\(index.columns.joined(separator: "_"))\(index.folded ? "_folded" : "")_idx"
+                let columns: String
+                if index.folded && dialect == .postgres {
+                    columns = index.columns.map { $0 == "tenant_id" ? $0 : "gw_fold(\($0)) text_pattern_ops" }.joined(separator: ", ")
+                } else {
+                    columns = index.columns.joined(separator: ", ")
+                }
+                statements.append("CREATE \(index.columns == ["tenant_id", "id"] ? "UNIQUE " : "")INDEX IF NOT EXISTS \(name) ON \(table.name) (\(columns))")
+            }
+        }
+        statements.append("CREATE UNIQUE INDEX IF NOT EXISTS tenants_slug_idx ON tenants (slug)")
+        statements.append(encounterView(dialect))
+        return statements
+    }
+
+    /// Appointments and admissions as one encounter id space (`apt-<uuid>`, `adm-<uuid>`).
+    static func encounterView(_ dialect: Dialect) -> String {
+        let invoker = dialect == .postgres ? " WITH (security_invoker = true)" : ""
+        let idText = dialect == .postgres ? "::text" : ""
+        let nullText = dialect == .postgres ? "NULL::text" : "NULL"
+        return """
+        CREATE VIEW hms_encounters\(invoker) AS
+        SELECT 'apt-' || a.id\(idText) AS fhir_id, 'apt' AS kind, a.id AS source_id, a.tenant_id, a.hospital_id, a.patient_id,
+               a.doctor_id, d.name AS department_name, a.appointment_number AS encounter_number, a.status,
+               a.start_at AS period_start, a.end_at AS period_end, a.reason, \(nullText) AS ward, \(nullText) AS bed,
+               \(nullText) AS discharge_disposition, a.updated_at
+          FROM appointments a LEFT JOIN departments d ON d.id = a.department_id AND d.tenant_id = a.tenant_id
+        UNION ALL
+        SELECT 'adm-' || m.id\(idText), 'adm', m.id, m.tenant_id, m.hospital_id, m.patient_id,
+               m.doctor_id, d.name, m.admission_number, m.status,
+               m.admitted_at, m.discharged_at, m.reason, m.ward, m.bed,
+               m.discharge_disposition, m.updated_at
+          FROM admissions m LEFT JOIN departments d ON d.id = m.department_id AND d.tenant_id = m.tenant_id
+        """
+    }
+
+    /// PostgreSQL only: folding function, row-level security that fails closed, grants to the gateway role.
+    static func postgresSecurityStatements(gatewayRole: String) -> [String] {
+        var statements: [String] = []
+        for table in tables where table.tenantScoped {
+            statements.append("ALTER TABLE \(table.name) ENABLE ROW LEVEL SECURITY")
+            statements.append("ALTER TABLE \(table.name) FORCE ROW LEVEL SECURITY")
+            statements.append("DROP POLICY IF EXISTS tenant_isolation ON \(table.name)")
+            statements.append("""
+                CREATE POLICY tenant_isolation ON \(table.name)
+                  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+                  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+                """)
+        }
+        let role = "\"\(gatewayRole)\""
+        statements.append("GRANT USAGE ON SCHEMA public TO \(role)")
+        let readable = tables.map(\.name) + ["hms_encounters"]
+        statements.append("GRANT SELECT ON \(readable.joined(separator: ", ")) TO \(role)")
+        return statements
+    }
+
+    static let postgresPrelude = [
+        "CREATE EXTENSION IF NOT EXISTS unaccent",
+        """
+        CREATE OR REPLACE FUNCTION gw_fold(text) RETURNS text
+          LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+          AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$
+        """,
+    ]
+}

@@ -1,0 +1,169 @@
+import FHIRModels
+import Foundation
+import HMSMapping
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// PostgreSQL: the gateway's role reads under row-level security, with the tenant set per
+/// transaction (`set_config(..., true)`) so a pooled connection never carries it further.
+final class PostgresBackend: DatabaseBackend {
+    let client: PostgresClient
+    /// The schema owner, for migrations and seeding; the gateway role when none is configured.
+    let ownerClient: PostgresClient?
+    let gatewayRole: String
+    let logger: Logger
+
+    struct Endpoint {
+        var configuration: PostgresClient.Configuration
+        var user: String
+    }
+
+    static func endpoint(_ url: String) throws -> Endpoint {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
+              let user = components.user, !user.isEmpty else {
+            throw StoreError("database URL must look like postgres://user:password@host:port/database")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw StoreError("database URL has an unknown sslmode")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user,
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.maximumConnections = 16
+        configuration.options.minimumConnections = 0
+        return Endpoint(configuration: configuration, user: user)
+    }
+
+    init(url: String, migrationURL: String?, logger: Logger) throws {
+        let gateway = try Self.endpoint(url)
+        guard gateway.user.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            throw StoreError("the database user must be a plain lowercase role name")
+        }
+        self.client = PostgresClient(configuration: gateway.configuration, backgroundLogger: logger)
+        self.ownerClient = try migrationURL.map { PostgresClient(configuration: try Self.endpoint($0).configuration, backgroundLogger: logger) }
+        self.gatewayRole = gateway.user
+        self.logger = logger
+    }
+
+    private var owner: PostgresClient { ownerClient ?? client }
+
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            if let ownerClient = self.ownerClient { group.addTask { await ownerClient.run() } }
+        }
+    }
+
+    /// The pools close when `run()` is cancelled.
+    func close() async {}
+
+    static func bindings(_ binds: [SQLBind]) throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for bind in binds {
+            switch bind {
+            case .text(let text), .uuid(let text), .date(let text), .timestamp(let text): try bindings.append(text)
+            case .integer(let number): try bindings.append(Int64(number))
+            case .bool(let value): try bindings.append(value)
+            case .null: bindings.appendNull()
+            }
+        }
+        return bindings
+    }
+
+    func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
+        let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try Self.bindings(statement.binds))
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            if let tenantID {
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+            }
+            var rows: [HMSRow] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                rows.append(try Self.row(row))
+            }
+            return rows
+        }
+    }
+
+    static func row(_ row: PostgresRow) throws -> HMSRow {
+        var values: [String: HMSRow.Value] = [:]
+        for cell in row {
+            guard cell.bytes != nil else { values[cell.columnName] = .null; continue }
+            switch cell.dataType {
+            case .uuid: values[cell.columnName] = .text(try cell.decode(UUID.self).uuidString.lowercased())
+            case .date: values[cell.columnName] = .text(CivilTime.isoDate(epochSeconds: Int64(try cell.decode(Date.self).timeIntervalSince1970)))
+            case .timestamptz, .timestamp:
+                values[cell.columnName] = .integer(Int64(try cell.decode(Date.self).timeIntervalSince1970.rounded(.down)))
+            case .bool: values[cell.columnName] = .bool(try cell.decode(Bool.self))
+            case .int2, .int4, .int8: values[cell.columnName] = .integer(Int64(try cell.decode(Int.self)))
+            default: values[cell.columnName] = .text(try cell.decode(String.self))
+            }
+        }
+        return HMSRow(values: values)
+    }
+
+    func migrate() async throws {
+        let logger = self.logger
+        let role = gatewayRole
+        try await owner.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(727274)", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version integer NOT NULL)", logger: logger)
+            var version = 0
+            for try await (current) in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM gateway_schema_version", logger: logger).decode(Int.self) {
+                version = current
+            }
+            guard version < 1 else { return }
+            for statement in HMSSchema.postgresPrelude + HMSSchema.createStatements(.postgres) + HMSSchema.postgresSecurityStatements(gatewayRole: role) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            try await connection.query("INSERT INTO gateway_schema_version (version) VALUES (1)", logger: logger)
+        }
+    }
+
+    func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws {
+        guard !rows.isEmpty else { return }
+        let logger = self.logger
+        let rowsPerStatement = max(1, 60_000 / columns.count)
+        let names = columns.map(\.name).joined(separator: ", ")
+        try await owner.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+            var start = 0
+            while start < rows.count {
+                let chunk = Array(rows[start..<min(rows.count, start + rowsPerStatement)])
+                var statement = SQLStatement("INSERT INTO \(table) (\(names)) VALUES ")
+                for (index, row) in chunk.enumerated() {
+                    statement.append(index == 0 ? "(" : ", (")
+                    for (position, value) in row.enumerated() {
+                        statement.append(position == 0 ? "?" : ", ?", value)
+                    }
+                    statement.append(")")
+                }
+                let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try Self.bindings(statement.binds))
+                try await connection.query(query, logger: logger)
+                start += rowsPerStatement
+            }
+        }
+    }
+
+    func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws {
+        try await owner.query(
+            "INSERT INTO tenants (id, slug, name, updated_at) VALUES (\(id)::uuid, \(slug), \(name), \(updatedAt)::timestamptz) ON CONFLICT (slug) DO UPDATE SET name = excluded.name",
+            logger: logger)
+    }
+
+    func isReachable() async -> Bool {
+        do {
+            try await client.query("SELECT 1", logger: logger)
+            return true
+        } catch {
+            return false
+        }
+    }
+}

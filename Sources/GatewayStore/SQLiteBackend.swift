@@ -1,0 +1,136 @@
+import FHIRModels
+import Foundation
+import HMSMapping
+import Logging
+import SQLiteNIO
+import Synchronization
+
+/// The embedded store: one SQLite file, a few connections in WAL mode.
+final class SQLiteBackend: DatabaseBackend {
+    private let readers: [SQLiteConnection]
+    private let writer: SQLiteConnection
+    private let next = Atomic<Int>(0)
+
+    static func open(path: String, readerCount: Int = 4, logger: Logger) async throws -> SQLiteBackend {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let writer = try await openConnection(path: path, logger: logger)
+        _ = try await writer.query("PRAGMA journal_mode = WAL", [])
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<readerCount { readers.append(try await openConnection(path: path, logger: logger)) }
+        return SQLiteBackend(readers: readers, writer: writer)
+    }
+
+    private static func openConnection(path: String, logger: Logger) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        _ = try await connection.query("PRAGMA busy_timeout = 5000", [])
+        _ = try await connection.query("PRAGMA foreign_keys = ON", [])
+        try await connection.install(customFunction: SQLiteCustomFunction("gw_fold", argumentCount: 1, pure: true) { arguments in
+            guard case .text(let text) = arguments.first else { return nil as String? }
+            return TextFolding.fold(text)
+        })
+        return connection
+    }
+
+    private init(readers: [SQLiteConnection], writer: SQLiteConnection) {
+        self.readers = readers
+        self.writer = writer
+    }
+
+    private let closed = Atomic<Bool>(false)
+
+    func run() async {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        // The thread pool refuses work from a cancelled task, so close from a fresh one.
+        await Task { await self.close() }.value
+    }
+
+    func close() async {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        for connection in readers + [writer] { try? await connection.close() }
+    }
+
+    private func reader() -> SQLiteConnection {
+        readers[next.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+    }
+
+    static func data(_ bind: SQLBind) -> SQLiteData {
+        switch bind {
+        case .text(let text), .uuid(let text), .date(let text), .timestamp(let text): .text(text)
+        case .integer(let number): .integer(Int(number))
+        case .bool(let value): .integer(value ? 1 : 0)
+        case .null: .null
+        }
+    }
+
+    func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
+        let rows = try await reader().query(statement.sql, statement.binds.map(Self.data))
+        return rows.map { row in
+            var values: [String: HMSRow.Value] = [:]
+            for column in columns {
+                values[column.name] = Self.value(row.column(column.name), kind: column.kind)
+            }
+            return HMSRow(values: values)
+        }
+    }
+
+    static func value(_ data: SQLiteData?, kind: HMSColumnKind) -> HMSRow.Value {
+        switch (data, kind) {
+        case (nil, _), (.null?, _): return .null
+        case (.integer(let number)?, .bool): return .bool(number != 0)
+        case (.integer(let number)?, _): return .integer(Int64(number))
+        case (.text(let text)?, .timestamp):
+            guard let instant = FHIRDateTime.parse(text) else { return .null }
+            return .integer(instant.lower)
+        case (.text(let text)?, _): return .text(text)
+        case (.float(let number)?, _): return .integer(Int64(number))
+        case (.blob?, _): return .null
+        }
+    }
+
+    func migrate() async throws {
+        _ = try await writer.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version INTEGER NOT NULL)", [])
+        let version = try await writer.query("SELECT MAX(version) AS version FROM gateway_schema_version", []).first?.column("version")?.integer ?? 0
+        guard version < 1 else { return }
+        _ = try await writer.query("BEGIN IMMEDIATE", [])
+        do {
+            for statement in HMSSchema.createStatements(.sqlite) { _ = try await writer.query(statement, []) }
+            _ = try await writer.query("INSERT INTO gateway_schema_version (version) VALUES (1)", [])
+            _ = try await writer.query("COMMIT", [])
+        } catch {
+            _ = try? await writer.query("ROLLBACK", [])
+            throw error
+        }
+    }
+
+    func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws {
+        guard !rows.isEmpty else { return }
+        let rowsPerStatement = max(1, 30_000 / columns.count)
+        let names = columns.map(\.name).joined(separator: ", ")
+        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        _ = try await writer.query("BEGIN IMMEDIATE", [])
+        do {
+            var start = 0
+            while start < rows.count {
+                let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
+                let sql = "INSERT INTO \(table) (\(names)) VALUES " + Array(repeating: placeholders, count: chunk.count).joined(separator: ", ")
+                _ = try await writer.query(sql, chunk.flatMap { $0.map(Self.data) })
+                start += rowsPerStatement
+            }
+            _ = try await writer.query("COMMIT", [])
+        } catch {
+            _ = try? await writer.query("ROLLBACK", [])
+            throw error
+        }
+    }
+
+    func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws {
+        _ = try await writer.query(
+            "INSERT INTO tenants (id, slug, name, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET name = excluded.name",
+            [.text(id), .text(slug), .text(name), .text(updatedAt)])
+    }
+
+    func isReachable() async -> Bool {
+        (try? await reader().query("SELECT 1 AS one", []).isEmpty == false) ?? false
+    }
+}

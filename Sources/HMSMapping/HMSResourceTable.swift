@@ -1,0 +1,57 @@
+/// Where a FHIR resource type lives in the HMS and which column answers each search parameter.
+public struct HMSResourceTable: Sendable {
+    public enum SearchColumn: Sendable {
+        /// Matches if any column matches (`name` looks at given, middle and family names).
+        case string([HMSColumn])
+        case token(HMSColumn, system: IdentifierSystem?, codes: [String: [String]]?)
+        /// A boolean column searched as `true`/`false`.
+        case booleanToken(HMSColumn)
+        /// A code every row has (`MedicationRequest.intent` is always `order`).
+        case constantToken(system: String, code: String)
+        /// A point (`end` nil) or a period.
+        case date(start: HMSColumn, end: HMSColumn?)
+        case reference(target: String, HMSColumn)
+        /// `MedicationRequest.encounter`: `apt-` ids are appointments, `adm-` ids admissions.
+        case encounterReference(appointment: HMSColumn, admission: HMSColumn)
+    }
+
+    /// A code system fixed by the gateway or derived from the tenant slug (`urn:hms:<slug>:<suffix>`).
+    public enum IdentifierSystem: Sendable, Equatable {
+        case fixed(String)
+        case tenant(suffix: String)
+
+        public func value(tenant slug: String) -> String {
+            switch self {
+            case .fixed(let system): system
+            case .tenant(let suffix): "urn:hms:\(slug):\(suffix)"
+            }
+        }
+    }
+
+    public let resourceType: String
+    public let table: String
+    /// The FHIR id column: `id` for plain tables, `fhir_id` for the encounter view.
+    public let idColumn: HMSColumn
+    public let lastUpdatedColumn: HMSColumn
+    public let columns: [HMSColumn]
+    public let searchColumns: [String: SearchColumn]
+    /// Columns to order by for each sortable parameter.
+    public let sortColumns: [String: [HMSColumn]]
+
+    /// Columns that order rows uniquely after the sort keys (keyset tie-break): the id, or
+    /// `(kind, source_id)` for encounters so each HMS table keeps using its own primary key index.
+    public var keyColumns: [HMSColumn] {
+        resourceType == "Encounter" ? [HMSColumn("kind", .text), HMSColumn("source_id", .uuid)] : [idColumn]
+    }
+
+    /// The values of ``keyColumns`` for a FHIR id, or nil when the id is malformed.
+    public func keyValues(fhirID: String) -> [String]? {
+        if resourceType == "Encounter" { return EncounterID.parse(fhirID).map { [$0.kind, $0.uuid] } }
+        return HMSIdentifier.normalizedUUID(fhirID).map { [$0] }
+    }
+
+    public static func `for`(_ resourceType: String) -> HMSResourceTable? { all[resourceType] }
+
+    public static let all: [String: HMSResourceTable] = Dictionary(
+        uniqueKeysWithValues: [patient, practitioner, encounter, medicationRequest, organization].map { ($0.resourceType, $0) })
+}

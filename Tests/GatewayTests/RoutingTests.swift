@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+@Suite struct RoutingTests {
+    @Test func pathTricksNeverReachATenant() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let token = fixture.token("acme")
+        let id = GatewayFixture.patientID("acme", 1)
+        try await fixture.withClient { client in
+            for path in ["/%2e/r4/Patient/\(id)", "/../r4/Patient/\(id)", "//r4/Patient/\(id)", "/r4/Patient/\(id)", "/acme/%72%34/Patient/\(id)",
+                         "/ACME/r4/Patient/\(id)", "/acme/r4/../r4/Patient/\(id)", "/acme/r4/Patient/%2e%2e", "/acme%2fr4/Patient", "/"] {
+                let response = try await client.get(path, token: token)
+                #expect([400, 404].contains(response.status), "\(path) gave \(response.status)")
+                #expect(response.json["resourceType"] as? String == "OperationOutcome", "\(path)")
+            }
+            let unknown = try await client.get("/nosuchtenant/r4/Patient", token: token)
+            #expect(unknown.status == 404)
+            #expect(unknown.issueCode == "not-found")
+        }
+    }
+
+    @Test func suspendedTenantServesMetadataButNoData() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        try await fixture.withClient { client in
+            expectStatus(try await client.get("/umbrella/r4/metadata"), 200)
+            let data = try await client.get("/umbrella/r4/Patient", token: fixture.token("umbrella"))
+            #expect(data.status == 403)
+            #expect(data.issueCode == "forbidden")
+        }
+    }
+
+    @Test func contentNegotiationAndRequestIDs() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let token = fixture.token("acme")
+        try await fixture.withClient { client in
+            let xml = try await client.get("/acme/r4/Patient?_format=xml", token: token)
+            #expect(xml.status == 406)
+            let acceptXML = try await client.get("/acme/r4/Patient", token: token, headers: ["Accept": "application/fhir+xml"])
+            #expect(acceptXML.status == 406)
+            let json = try await client.get("/acme/r4/Patient?_count=1", token: token, headers: ["Accept": "application/json", "X-Request-Id": "trace-123"])
+            #expect(json.status == 200)
+            #expect(json.header("Content-Type") == "application/json; charset=utf-8")
+            #expect(json.header("X-Request-Id") == "trace-123")
+            let generated = try await client.get("/acme/r4/Patient?_count=1", token: token, headers: ["X-Request-Id": "bad id with spaces"])
+            #expect(generated.header("X-Request-Id")?.count == 36)
+            let health = try await client.get("/healthz")
+            #expect(health.status == 200)
+            let ready = try await client.get("/readyz")
+            #expect(ready.status == 200)
+            let create = try await client.send("/acme/r4/Patient", method: .post, token: token, body: "{}")
+            #expect(create.status == 405)
+            let unknownType = try await client.get("/acme/r4/Observation", token: token)
+            #expect(unknownType.status == 404)
+            let disabledType = try await client.get("/globex/r4/MedicationRequest", token: fixture.token("globex"))
+            #expect(disabledType.status == 404)
+        }
+    }
+}
