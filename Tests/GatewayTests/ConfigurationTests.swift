@@ -1,0 +1,83 @@
+import Foundation
+import GatewayApp
+import GatewayConfig
+import Testing
+
+@Suite struct ConfigurationTests {
+    static let valid = """
+    server:
+      port: 9090
+      public_base_url: https://fhir.example.org/
+    tenants:
+      - slug: acme
+        name: Acme
+        tier: enterprise
+        issuer: https://idp.example.org
+        jwks_file: /nonexistent/jwks.json
+        audience: https://fhir.example.org/acme/r4
+        resource_types: [Patient, Encounter]
+        profile_set: us-core
+    """
+
+    @Test func aValidFileLoadsWithDefaults() throws {
+        let configuration = try ConfigurationLoader.load(yaml: Self.valid, environment: ["DATABASE_URL": "postgres://gw:pw@db:5432/hms"])
+        #expect(configuration.server.publicBaseURL == "https://fhir.example.org")
+        #expect(configuration.server.port == 9090)
+        #expect(configuration.database == .postgres(url: "postgres://gw:pw@db:5432/hms", migrationURL: nil))
+        let tenant = try #require(configuration.tenant(slug: "acme"))
+        #expect(tenant.tenantClaim == "tenant_id")
+        #expect(tenant.status == .active)
+        #expect(tenant.resourceTypes == ["Patient", "Encounter"])
+        #expect(tenant.keySource == .file("/nonexistent/jwks.json"))
+    }
+
+    @Test(arguments: [
+        ("tenants:\n  - slug: Acme\n    issuer: development\n    audience: a", "tenants[0].slug"),
+        ("tenants:\n  - slug: acme\n    audience: a", "tenants[0].issuer"),
+        ("tenants:\n  - slug: acme\n    issuer: development", "tenants[0].audience"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    tier: gold", "tenants[0].tier"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    status: paused", "tenants[0].status"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    resource_types: [Patient, Banana]", "tenants[0].resource_types[1]"),
+        ("tenants:\n  - slug: acme\n    issuer: https://x\n    audience: a", "tenants[0].jwks_file"),
+        ("tenants:\n  - slug: acme\n    issuer: https://x\n    jwks_file: f\n    jwks_url: https://x/j\n    audience: a", "tenants[0].jwks_url"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    colour: red", "tenants[0].colour"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n  - slug: acme\n    issuer: development\n    audience: b", "tenants[1].slug"),
+        ("server:\n  port: 99999\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.port"),
+        ("server:\n  public_base_url: ftp://x\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.public_base_url"),
+        ("tenants: []", "tenants"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    profile_set: uk-core", "tenants[0].profile_set"),
+        ("{ not yaml", "(file)"),
+    ])
+    func badConfigurationNamesTheField(yaml: String, field: String) {
+        do {
+            _ = try ConfigurationLoader.load(yaml: yaml)
+            Issue.record("expected a configuration error at \(field)")
+        } catch {
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
+    @Test func startupFailsOnAnUnreadableKeySet() async throws {
+        let configuration = try ConfigurationLoader.load(yaml: Self.valid, environment: ["DATABASE_URL": "/tmp/never-opened.sqlite"])
+        do {
+            _ = try await GatewayApplication.build(configuration: configuration, logger: testLogger)
+            Issue.record("start-up should fail")
+        } catch let error as ConfigurationError {
+            #expect(error.field == "tenants[0].jwks_file")
+        }
+    }
+
+    @Test func startupFailsOnASymmetricKeyInTheKeySet() async throws {
+        let directory = try GatewayFixture.makeDirectory()
+        try Data(#"{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0"}]}"#.utf8).write(to: URL(fileURLWithPath: "\(directory)/jwks.json"))
+        let yaml = Self.valid.replacingOccurrences(of: "/nonexistent/jwks.json", with: "\(directory)/jwks.json")
+        let configuration = try ConfigurationLoader.load(yaml: yaml, environment: ["DATABASE_URL": "\(directory)/db.sqlite"])
+        do {
+            _ = try await GatewayApplication.build(configuration: configuration, logger: testLogger)
+            Issue.record("start-up should fail")
+        } catch let error as ConfigurationError {
+            #expect(error.field == "tenants[0].jwks_file")
+            #expect(error.problem.contains("kty"))
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+@testable import GatewayStore
+import Logging
+import PostgresNIO
+import Testing
+
+/// Row-level security is the second, independent isolation layer: these queries bypass the
+/// gateway's own tenant predicate on purpose and must still see nothing of other tenants.
+@Suite(.enabled(if: StoreKind.postgresURL != nil, "needs the PostgreSQL started by scripts/test.sh"))
+struct PostgresSecurityTests {
+    static func withGatewayRole<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        _ = try await GatewayFixture.shared(.postgres)
+        var configuration = try PostgresBackend.endpoint(StoreKind.postgresURL!).configuration
+        configuration.options.maximumConnections = 1
+        let client = PostgresClient(configuration: configuration, backgroundLogger: testLogger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    static func count(_ connection: PostgresConnection, _ sql: String) async throws -> Int {
+        var total = 0
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(Int.self) { total = value }
+        return total
+    }
+
+    @Test func queriesWithoutTheTenantPredicateSeeOnlyTheScopedTenant() async throws {
+        let acme = HMSSeeder.tenantID(slug: "acme")
+        try await Self.withGatewayRole { client in
+            try await client.withConnection { connection in
+                // No tenant set: the policy fails closed.
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM patients"); #expect(value == 0) }
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM hms_encounters"); #expect(value == 0) }
+            }
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM patients"); #expect(value == TestTenants.patientsPerTenant) }
+                do { let value = try await Self.count(connection, "SELECT count(DISTINCT tenant_id) FROM patients"); #expect(value == 1) }
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM hms_encounters WHERE tenant_id <> '\(acme)'"); #expect(value == 0) }
+            }
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', '', true)", logger: testLogger)
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM patients"); #expect(value == 0) }
+            }
+        }
+    }
+
+    @Test func aPooledConnectionCarriesNoTenantIntoTheNextRequest() async throws {
+        let acme = HMSSeeder.tenantID(slug: "acme")
+        try await Self.withGatewayRole { client in
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+            }
+            // maximumConnections is 1, so this is the same connection.
+            try await client.withConnection { connection in
+                var setting: String? = "unset"
+                for try await value in try await connection.query("SELECT current_setting('app.tenant_id', true)", logger: testLogger).decode(String?.self) {
+                    setting = value
+                }
+                #expect(setting == nil || setting == "")
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM patients"); #expect(value == 0) }
+            }
+        }
+    }
+
+    @Test func theGatewayRoleCannotWriteOwnOrBypass() async throws {
+        try await Self.withGatewayRole { client in
+            try await client.withConnection { connection in
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM pg_roles WHERE rolname = current_user AND (rolbypassrls OR rolsuper)"); #expect(value == 0) }
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM pg_tables WHERE tableowner = current_user"); #expect(value == 0) }
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM pg_class WHERE relname = 'patients' AND relforcerowsecurity AND relrowsecurity"); #expect(value == 1) }
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("DELETE FROM patients", logger: testLogger)
+                }
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("ALTER TABLE patients DISABLE ROW LEVEL SECURITY", logger: testLogger)
+                }
+            }
+        }
+    }
+}
