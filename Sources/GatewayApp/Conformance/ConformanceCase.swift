@@ -1,0 +1,39 @@
+import FHIRModels
+
+/// One declarative request/expectation pair from `conformance/*.json`.
+///
+/// Paths and values may use `{tenant}`, `{other}` (a second tenant), `{base}` (the tenant's FHIR
+/// base URL), `{patient_id}` and `{other_patient_id}` (a patient of each tenant, discovered first).
+public struct ConformanceCase: Sendable {
+    public enum Token: Sendable {
+        case none
+        /// A valid token for `{tenant}` with claim overrides (`null` removes a claim; the key
+        /// `$tenant_claim` stands for the tenant's configured claim name).
+        case valid(scope: String?, claims: JSONObject)
+        case raw(String)
+    }
+
+    public struct Expectation: Sendable {
+        /// Any of these statuses passes.
+        public var statuses: [Int]
+        public var issueCode: String?
+        /// Header name to required prefix.
+        public var headers: [(String, String)]
+        public var resourceType: String?
+        public var bundleType: String?
+        /// Every `fullUrl` and link is under `{base}`.
+        public var urlsUnderTenantBase: Bool
+        public var minimumEntries: Int?
+        public var maximumEntries: Int?
+        public var bodyExcludes: [String]
+    }
+
+    public var file: String
+    public var name: String
+    public var method: String
+    public var path: String
+    public var token: Token
+    public var headers: [(String, String)]
+    public var body: String?
+    public var expect: Expectation
+}
