@@ -29,9 +29,11 @@ struct HMSQueryBuilder {
         return statement
     }
 
-    /// Rows whose `column` is one of `values` (includes and revincludes), bounded by `limit`.
-    func rows(where column: HMSColumn, in values: [String], limit: Int) -> SQLStatement {
+    /// Rows whose `column` is one of `values` (includes and revincludes), bounded by `limit`;
+    /// `fixed` adds equalities such as the encounter kind.
+    func rows(where column: HMSColumn, in values: [String], fixed: [(HMSColumn, String)] = [], limit: Int) -> SQLStatement {
         var statement = base(select: selectList)
+        for (fixedColumn, value) in fixed { statement.append(" AND t.\(fixedColumn.name) = ?", .of(fixedColumn.kind, value)) }
         statement.append(" AND t.\(column.name) IN (")
         for (index, value) in values.enumerated() {
             statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))

@@ -88,8 +88,8 @@ public final class HMSRepository: Sendable {
             for kind in ["apt", "adm"] {
                 let uuids = ids.compactMap(EncounterID.parse).filter { $0.kind == kind }.map(\.uuid)
                 guard !uuids.isEmpty else { continue }
-                var statement = HMSQueryBuilder(table: table, scope: scope).rows(where: HMSColumn("source_id", .uuid), in: uuids, limit: uuids.count)
-                statement.sql = statement.sql.replacingOccurrences(of: " WHERE t.tenant_id = ?", with: " WHERE t.tenant_id = ? AND t.kind = '\(kind)'")
+                let statement = HMSQueryBuilder(table: table, scope: scope)
+                    .rows(where: HMSColumn("source_id", .uuid), in: uuids, fixed: [(HMSColumn("kind", .text), kind)], limit: uuids.count)
                 rows += try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID)
             }
             return rows

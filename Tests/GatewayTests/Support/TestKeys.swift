@@ -29,7 +29,7 @@ enum TestKeys {
                         "kid": .string(kid), "alg": .string("RS256"), "use": .string("sig")])
     }
 
-    enum Signer {
+    enum Signer: Sendable {
         case rs256(_RSA.Signing.PrivateKey)
         case es256(P256.Signing.PrivateKey)
         /// HMAC with arbitrary key bytes (the "HS256 with the public key" attack).
