@@ -1,3 +1,4 @@
+import FHIRSearch
 import Foundation
 @testable import GatewayStore
 import Testing
@@ -90,6 +91,84 @@ import Testing
                     #expect(count.json["total"] as? Int == matches, "\(tenant) \(query): count \(String(describing: count.json["total"])) vs \(matches) paged")
                     if query.contains(GatewayFixture.patientID(other, 12)) || query.contains("urn:hms:\(other)") || query.contains(GatewayFixture.doctorID(other, 1)) || query.contains(GatewayFixture.hospitalID(other, 0)) {
                         if !query.contains(GatewayFixture.patientID(tenant, 12)) { #expect(matches == 0, "\(tenant) \(query) matched another tenant's id") }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Values for every registered parameter of a type: ones that exist in every tenant, and
+    /// references to the tenant's own and to another tenant's records.
+    static func generatedQueries(type: String, tenant: String, other: String) -> [String] {
+        var queries: [String] = []
+        for parameter in SearchRegistry.definition(for: type) {
+            let name = parameter.name
+            var values: [String] = []
+            var modifiers: [String?] = [nil, "missing"]
+            switch parameter.type {
+            case .string:
+                values = ["a", "Smi", "m%C3%BC", "spring"]
+                modifiers += ["exact", "contains"]
+            case .date:
+                values = ["ge2024-01-01", "lt1990", "2025", "ne2025-06", "sa2024", "eb2026", "ap2025-01-01", "le2025-03-01T10:00:00Z"]
+            case .reference:
+                let target = parameter.targets.first ?? "Patient"
+                let own = target == "Patient" ? GatewayFixture.patientID(tenant, 12) : target == "Practitioner" ? GatewayFixture.doctorID(tenant, 1) : GatewayFixture.hospitalID(tenant, 0)
+                let foreign = target == "Patient" ? GatewayFixture.patientID(other, 12) : target == "Practitioner" ? GatewayFixture.doctorID(other, 1) : GatewayFixture.hospitalID(other, 0)
+                values = target == "Encounter" ? [] : [own, foreign, "\(target)/\(own)", "\(own),\(foreign)"]
+            case .token:
+                modifiers += ["not"]
+                switch name {
+                case "_id": values = [GatewayFixture.patientID(tenant, 3), GatewayFixture.patientID(other, 3)]; modifiers = [nil]
+                case "identifier": values = ["MRN0000012", "REG-100001", "H1", "APT-00000024", "urn:hms:\(tenant):mrn%7CMRN0000012", "urn:hms:\(other):mrn%7CMRN0000012", "urn:hms:\(tenant):mrn%7C"]
+                case "gender": values = ["female", "http://hl7.org/fhir/administrative-gender%7Cmale", "%7Cfemale"]
+                case "status": values = ["finished", "active", "cancelled,planned"]
+                case "class": values = ["AMB", "http://terminology.hl7.org/CodeSystem/v3-ActCode%7CIMP"]
+                case "intent": values = ["order", "plan"]
+                case "active": values = ["true", "false"]
+                case "code": values = ["308191", "http://www.nlm.nih.gov/research/umls/rxnorm%7C314076"]
+                default: values = ["x"]
+                }
+            }
+            for value in values {
+                for modifier in modifiers where modifier != "missing" {
+                    queries.append("\(type)?\(name)\(modifier.map { ":" + $0 } ?? "")=\(value)&_count=25")
+                }
+            }
+            if modifiers.contains("missing") {
+                queries.append("\(type)?\(name):missing=true&_count=25")
+                queries.append("\(type)?\(name):missing=false&_count=25")
+            }
+        }
+        return queries
+    }
+
+    @Test(arguments: StoreKind.available)
+    func everyParameterAndModifierStaysInTheTenant(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        try await fixture.withClient { client in
+            for (position, tenant) in Self.tenants.enumerated() {
+                let other = Self.tenants[(position + 1) % Self.tenants.count]
+                let truth = Self.groundTruth(tenant)
+                let token = fixture.token(tenant)
+                let types = fixture.configuration.tenant(slug: tenant)!.resourceTypes
+                for type in types {
+                    for query in Self.generatedQueries(type: type, tenant: tenant, other: other) {
+                        let pages = try await SearchTests.walk(client, "/\(tenant)/r4/\(query)", token: token)
+                        var matches = 0
+                        for page in pages {
+                            for resource in page.resources where resource["resourceType"] as? String != "OperationOutcome" {
+                                let key = "\(resource["resourceType"] as? String ?? "")/\(resource["id"] as? String ?? "")"
+                                #expect(truth.contains(key), "\(tenant) \(query): \(key)")
+                                matches += 1
+                            }
+                        }
+                        let filter = query.replacingOccurrences(of: "&_count=25", with: "")
+                        let count = try await client.get("/\(tenant)/r4/\(filter)&_summary=count", token: token)
+                        #expect(count.json["total"] as? Int == matches, "\(tenant) \(query)")
+                        if query.contains(GatewayFixture.patientID(other, 12)) && !query.contains(GatewayFixture.patientID(tenant, 12)) && !query.contains(":not") && !query.contains(":missing") {
+                            #expect(matches == 0, "\(tenant) \(query)")
+                        }
                     }
                 }
             }
