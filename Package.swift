@@ -22,6 +22,7 @@ let package = Package(
     targets: [
         .target(name: "FHIRModels"),
         .target(name: "FHIRSearch", dependencies: ["FHIRModels"]),
+        .target(name: "FHIRValidation", dependencies: ["FHIRModels"]),
         .target(name: "GatewayConfig", dependencies: [
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -52,6 +53,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "FHIRValidationTests", dependencies: ["FHIRValidation", "FHIRModels"]),
         .testTarget(name: "GatewayTests", dependencies: [
             "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "FHIRModels", "FHIRSearch", "HMSMapping",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -5,7 +5,7 @@ import GatewayConfig
 /// The tenant's `.well-known/smart-configuration` document.
 enum SmartConfiguration {
     /// What the resource server really does; grows as enforcement does.
-    static let capabilities = ["client-confidential-asymmetric", "permission-v1", "permission-v2", "permission-user"]
+    static let capabilities = ["permission-v1", "permission-v2", "permission-user"]
 
     static func document(tenant: TenantConfiguration, developmentJWKS: String) -> JSON {
         var document = JSONObject()
@@ -18,8 +18,6 @@ enum SmartConfiguration {
         document.append("authorization_endpoint", tenant.authorizationEndpoint)
         document.append("token_endpoint", tenant.tokenEndpoint)
         document.append("grant_types_supported", .array(["authorization_code", "client_credentials"].map(JSON.string)))
-        document.append("token_endpoint_auth_methods_supported", .array(["private_key_jwt"].map(JSON.string)))
-        document.append("token_endpoint_auth_signing_alg_values_supported", .array(["RS384", "ES384"].map(JSON.string)))
         document.append("scopes_supported", .array(ScopePolicy.supportedScopeExamples(resourceTypes: tenant.resourceTypes).map(JSON.string)))
         document.append("response_types_supported", .array([.string("code")]))
         document.append("code_challenge_methods_supported", .array([.string("S256")]))

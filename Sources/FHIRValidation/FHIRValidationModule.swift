@@ -1,0 +1,2 @@
+/// Placeholder until the structural validator lands.
+enum FHIRValidationModule {}
