@@ -55,7 +55,9 @@ public struct FHIRDateTime: Sendable, Equatable {
               let minute = number(14..<16), minute < 60 else { return nil }
         var index = 16
         var second = 0
+        var width: Int64 = 60
         if expect(index, ":") {
+            width = 1
             guard let parsed = number(17..<19), parsed < 60 else { return nil }
             second = parsed
             index = 19
@@ -82,6 +84,6 @@ public struct FHIRDateTime: Sendable, Equatable {
         }
         guard index == bytes.count else { return nil }
         let instant = dayStart + Int64(hour * 3600 + minute * 60 + second) - Int64(offset)
-        return FHIRDateTime(lower: instant, upper: instant + 1, precision: .second)
+        return FHIRDateTime(lower: instant, upper: instant + width, precision: .second)
     }
 }

@@ -147,6 +147,8 @@ struct HMSQueryBuilder {
 
     private func condition(_ clause: SearchClause) -> SQLStatement {
         if clause.parameter.name == "_id" {
+            // Every resource has an id.
+            if let missing = clause.missing { return missing ? Self.never : Self.always }
             return anyOf(clause.values.map { value in
                 guard case .token(let token) = value, token.system == nil, let id = token.code,
                       let identity = table.identityPredicate(fhirID: id) else { return Self.never }
@@ -169,10 +171,20 @@ struct HMSQueryBuilder {
         if let missing = clause.missing {
             return missingCondition(column, missing: missing)
         }
-        return anyOf(clause.values.map { value(column, $0, modifier: clause.modifier) }, negate: clause.modifier == "not")
+        let matches = anyOf(clause.values.map { value(column, $0, modifier: clause.modifier) }, negate: false)
+        guard clause.modifier == "not" else { return matches }
+        // `:not` also matches resources that have no value for the parameter.
+        var negated = SQLStatement("(")
+        if case .token(let tokenColumn, _, _) = column { negated.append("t.\(tokenColumn.name) IS NULL OR ") }
+        if case .booleanToken(let tokenColumn) = column { negated.append("t.\(tokenColumn.name) IS NULL OR ") }
+        negated.append("NOT ")
+        negated.append(matches)
+        negated.append(")")
+        return negated
     }
 
     private func anyOf(_ parts: [SQLStatement], negate: Bool) -> SQLStatement {
+        if parts.isEmpty { return negate ? Self.always : Self.never }
         var statement = SQLStatement(negate ? "NOT (" : "(")
         for (index, part) in parts.enumerated() {
             if index > 0 { statement.append(" OR ") }
@@ -253,6 +265,15 @@ struct HMSQueryBuilder {
             guard requested == expected else { return Self.never }
         }
         guard let code = token.code else { return SQLStatement("t.\(column.name) IS NOT NULL") }
+        if let codes, code == "unknown", codes["unknown"] == nil {
+            // HMS codes without a FHIR equivalent are emitted as `unknown`.
+            var statement = SQLStatement("(t.\(column.name) IS NULL OR t.\(column.name) NOT IN (")
+            for (index, value) in codes.values.flatMap({ $0 }).sorted().enumerated() {
+                statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
+            }
+            statement.append("))")
+            return statement
+        }
         let stored: [String] = codes.map { $0[code] ?? [] } ?? [code]
         guard !stored.isEmpty else { return Self.never }
         var statement = SQLStatement("t.\(column.name) IN (")

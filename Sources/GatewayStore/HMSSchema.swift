@@ -139,6 +139,11 @@ enum HMSSchema {
     }
 
     /// Appointments and admissions as one encounter id space (`apt-<uuid>`, `adm-<uuid>`).
+    /// `CASE` mapping an HMS status column to FHIR codes; anything else is `unknown`.
+    static func statusCase(_ column: String, _ map: [String: String]) -> String {
+        "CASE " + map.sorted { $0.key < $1.key }.map { "WHEN \(column) = '\($0.key)' THEN '\($0.value)'" }.joined(separator: " ") + " ELSE 'unknown' END"
+    }
+
     static func encounterView(_ dialect: Dialect) -> String {
         let invoker = dialect == .postgres ? " WITH (security_invoker = true)" : ""
         let idText = dialect == .postgres ? "::text" : ""
@@ -146,13 +151,15 @@ enum HMSSchema {
         return """
         CREATE VIEW hms_encounters\(invoker) AS
         SELECT 'apt-' || a.id\(idText) AS fhir_id, 'apt' AS kind, a.id AS source_id, a.tenant_id, a.hospital_id, a.patient_id,
-               a.doctor_id, d.name AS department_name, a.appointment_number AS encounter_number, a.status,
+               a.doctor_id, d.name AS department_name, a.appointment_number AS encounter_number,
+               \(statusCase("a.status", HMSStatusMaps.appointment)) AS status,
                a.start_at AS period_start, a.end_at AS period_end, a.reason, \(nullText) AS ward, \(nullText) AS bed,
                \(nullText) AS discharge_disposition, a.updated_at
           FROM appointments a LEFT JOIN departments d ON d.id = a.department_id AND d.tenant_id = a.tenant_id
         UNION ALL
         SELECT 'adm-' || m.id\(idText), 'adm', m.id, m.tenant_id, m.hospital_id, m.patient_id,
-               m.doctor_id, d.name, m.admission_number, m.status,
+               m.doctor_id, d.name, m.admission_number,
+               \(statusCase("m.status", HMSStatusMaps.admission)),
                m.admitted_at, m.discharged_at, m.reason, m.ward, m.bed,
                m.discharge_disposition, m.updated_at
           FROM admissions m LEFT JOIN departments d ON d.id = m.department_id AND d.tenant_id = m.tenant_id

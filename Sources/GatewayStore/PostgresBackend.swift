@@ -52,7 +52,13 @@ final class PostgresBackend: DatabaseBackend {
         self.logger = logger
     }
 
-    private var owner: PostgresClient { ownerClient ?? client }
+    /// The schema owner. Migrating or seeding as the gateway role would make it own the tables.
+    private func owner() throws -> PostgresClient {
+        guard let ownerClient else {
+            throw StoreError("set database.migration_url (or DATABASE_MIGRATION_URL) to the schema owner's URL to migrate or seed PostgreSQL")
+        }
+        return ownerClient
+    }
 
     func run() async {
         await withDiscardingTaskGroup { group in
@@ -112,7 +118,7 @@ final class PostgresBackend: DatabaseBackend {
     func migrate() async throws {
         let logger = self.logger
         let role = gatewayRole
-        try await owner.withTransaction(logger: logger) { connection in
+        try await owner().withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(727274)", logger: logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version integer NOT NULL)", logger: logger)
             var version = 0
@@ -132,7 +138,7 @@ final class PostgresBackend: DatabaseBackend {
         let logger = self.logger
         let rowsPerStatement = max(1, 60_000 / columns.count)
         let names = columns.map(\.name).joined(separator: ", ")
-        try await owner.withTransaction(logger: logger) { connection in
+        try await owner().withTransaction(logger: logger) { connection in
             try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
             var start = 0
             while start < rows.count {
@@ -153,7 +159,7 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws {
-        try await owner.query(
+        try await owner().query(
             "INSERT INTO tenants (id, slug, name, updated_at) VALUES (\(id)::uuid, \(slug), \(name), \(updatedAt)::timestamptz) ON CONFLICT (slug) DO UPDATE SET name = excluded.name",
             logger: logger)
     }

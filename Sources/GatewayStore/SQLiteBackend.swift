@@ -89,11 +89,14 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func migrate() async throws {
-        _ = try await writer.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version INTEGER NOT NULL)", [])
-        let version = try await writer.query("SELECT MAX(version) AS version FROM gateway_schema_version", []).first?.column("version")?.integer ?? 0
-        guard version < 1 else { return }
         _ = try await writer.query("BEGIN IMMEDIATE", [])
         do {
+            _ = try await writer.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version INTEGER NOT NULL)", [])
+            let version = try await writer.query("SELECT MAX(version) AS version FROM gateway_schema_version", []).first?.column("version")?.integer ?? 0
+            guard version < 1 else {
+                _ = try await writer.query("COMMIT", [])
+                return
+            }
             for statement in HMSSchema.createStatements(.sqlite) { _ = try await writer.query(statement, []) }
             _ = try await writer.query("INSERT INTO gateway_schema_version (version) VALUES (1)", [])
             _ = try await writer.query("COMMIT", [])

@@ -57,8 +57,7 @@ extension HMSResourceMapper {
         if let number = identifier(system: context.system("encounter-number"), value: row.string("encounter_number")) {
             resource.append("identifier", .array([number]))
         }
-        let statusMap = inpatient ? HMSStatusMaps.admission : HMSStatusMaps.appointment
-        resource.append("status", statusMap[row.string("status") ?? ""] ?? "unknown")
+        resource.append("status", row.string("status") ?? "unknown")
         resource.append("class", inpatient
             ? coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP", "inpatient encounter")
             : coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", "ambulatory"))
@@ -96,8 +95,9 @@ extension HMSResourceMapper {
 
     static func medicationRequest(_ row: HMSRow, _ context: MappingContext) -> JSON? {
         guard let id = row.string("id") else { return nil }
+        // An appointment takes precedence; category and encounter always describe the same visit.
         let appointment = row.string("appointment_id")
-        let admission = row.string("admission_id")
+        let admission = appointment == nil ? row.string("admission_id") : nil
         var resource = JSONObject()
         resource.append("resourceType", "MedicationRequest")
         resource.append("id", id)
@@ -152,7 +152,7 @@ extension HMSResourceMapper {
         if let quantity = row.integer("quantity") {
             dispense.append("quantity", .object(["value": .int(Int(quantity))]))
         }
-        if let days = row.integer("duration_days") {
+        if let days = row.integer("duration_days"), days > 0 {
             var duration = JSONObject()
             duration.append("value", .int(Int(days)))
             duration.append("unit", "days")

@@ -62,8 +62,8 @@ extension HMSResourceTable {
             "patient": .reference(target: "Patient", patientID),
             "subject": .reference(target: "Patient", patientID),
             "date": .date(start: HMSColumn("period_start", .timestamp), end: HMSColumn("period_end", .timestamp)),
-            "status": .token(HMSColumn("status", .text), system: .fixed("http://hl7.org/fhir/encounter-status"),
-                             codes: reverse(HMSStatusMaps.appointment, HMSStatusMaps.admission)),
+            // The encounter view already holds FHIR status codes (mapped per kind, `unknown` otherwise).
+            "status": .token(HMSColumn("status", .text), system: .fixed("http://hl7.org/fhir/encounter-status"), codes: nil),
             "class": .token(HMSColumn("kind", .text), system: .fixed("http://terminology.hl7.org/CodeSystem/v3-ActCode"),
                             codes: ["AMB": ["apt"], "IMP": ["adm"]]),
             "practitioner": .reference(target: "Practitioner", doctorID),

@@ -119,7 +119,7 @@ import Testing
             case .token:
                 modifiers += ["not"]
                 switch name {
-                case "_id": values = [GatewayFixture.patientID(tenant, 3), GatewayFixture.patientID(other, 3)]; modifiers = [nil]
+                case "_id": values = [GatewayFixture.patientID(tenant, 3), GatewayFixture.patientID(other, 3), "apt-\(GatewayFixture.patientID(tenant, 3))"]
                 case "identifier": values = ["MRN0000012", "REG-100001", "H1", "APT-00000024", "urn:hms:\(tenant):mrn%7CMRN0000012", "urn:hms:\(other):mrn%7CMRN0000012", "urn:hms:\(tenant):mrn%7C"]
                 case "gender": values = ["female", "http://hl7.org/fhir/administrative-gender%7Cmale", "%7Cfemale"]
                 case "status": values = ["finished", "active", "cancelled,planned"]

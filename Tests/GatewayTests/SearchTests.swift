@@ -265,4 +265,27 @@ import Testing
             for id in requests.matchIDs { expectStatus(try await client.get("/acme/r4/MedicationRequest/\(id)", token: token), 200) }
         }
     }
+
+    @Test(arguments: StoreKind.available)
+    func negationAndUnknownPartitionTheResults(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let token = fixture.token("acme")
+        try await fixture.withClient { client in
+            func total(_ query: String) async throws -> Int {
+                try await client.get("/acme/r4/\(query)&_summary=count", token: token).json["total"] as? Int ?? -1
+            }
+            let all = try await total("Encounter?_id:missing=false")
+            let finished = try await total("Encounter?status=finished")
+            let notFinished = try await total("Encounter?status:not=finished")
+            #expect(finished > 0 && notFinished > 0 && finished + notFinished == all)
+            #expect(try await total("Encounter?status=unknown") == 0)
+            #expect(try await total("MedicationRequest?status=unknown") == 0)
+            let requests = try await total("MedicationRequest?_lastUpdated=ge2000")
+            let active = try await total("MedicationRequest?status=active")
+            #expect(active + (try await total("MedicationRequest?status:not=active")) == requests)
+            let living = try await total("Patient?death-date:missing=true")
+            let dead = try await total("Patient?death-date:missing=false")
+            #expect(living + dead == TestTenants.patientsPerTenant)
+        }
+    }
 }
