@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "GatewayApp", dependencies: [
-            "FHIRModels", "FHIRSearch", "HMSMapping", "GatewayConfig", "GatewayAuth", "GatewayStore",
+            "FHIRModels", "FHIRSearch", "FHIRValidation", "HMSMapping", "GatewayConfig", "GatewayAuth", "GatewayStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -11,7 +11,7 @@ Reads (reference data the product must not read at run time):
   cardinalities below (their snapshots carry the R4 base cardinality in `element.base`).
 
 Output is deterministic; run `python3 scripts/generate-r4-definitions.py` after changing this script.
-A test fails when the committed output is stale.
+`--check` compares instead of writing (a test runs it and fails when the committed output is stale).
 """
 import glob
 import json
@@ -24,7 +24,8 @@ SHARED = os.environ.get("FHIR_SHARED", os.path.join(ROOT, "..", "shared", "fhir"
 OUT = os.path.join(ROOT, "Sources", "FHIRValidation", "Generated", "R4Definitions.swift")
 
 # Resource types the validator knows completely. Bundle gets envelope checks only: its entries'
-# resources are validated by the caller.
+# resources are validated by the caller. Choice elements are recognised from a StructureDefinition (R4 or
+# the US Core profile's snapshot), so a resource added here needs one unless, like Bundle, it has none.
 RESOURCES = ["Bundle", "DiagnosticReport", "Encounter", "MedicationRequest", "Observation", "Organization",
              "Patient", "Practitioner", "Specimen"]
 
@@ -179,6 +180,7 @@ class Generator:
             definition, path = self.queue.pop(0)
             self.types[path] = self.elements(definition, path)
         self.check_hand_written()
+        self.check_complete()
         return self.types
 
     def choice_bases(self, path):
@@ -190,6 +192,22 @@ class Generator:
                 if "." not in rest:
                     bases.add(rest)
         return bases
+
+    def defined_by_sd(self, path):
+        root = path.split(".")[0]
+        return root in R4_RESOURCE_SDS or (root in self.defs.type_sds and root not in RESOURCES)
+
+    def check_complete(self):
+        """Every element of the StructureDefinitions we have is in the generated tables."""
+        for path in sorted(set(self.defs.cardinality) | set(self.defs.us_core_base)):
+            root = path.split(".")[0]
+            if "." not in path or not (self.defined_by_sd(path) or root in RESOURCES):
+                continue
+            type_name, _, name = path.rpartition(".")
+            if type_name not in self.types:
+                continue  # primitives' internals
+            if not any(e["name"] == name.removesuffix("[x]") for e in self.types[type_name]):
+                fail(f"{path} is in the StructureDefinition but not in the schema")
 
     def minimum(self, path):
         if path in self.defs.cardinality:
@@ -229,6 +247,11 @@ class Generator:
                                    "min": self.minimum(f"{path}.{base}[x]")})
                 choices[base].append(suffix_type)
                 continue
+            if key == "modifierExtension" and self.defined_by_sd(path) and f"{path}.{key}" not in self.defs.cardinality:
+                # The schema gives every datatype backbone a modifierExtension, but in the R4 StructureDefinitions
+                # these (Timing.repeat, Dosage.doseAndRate, ElementDefinition.*, ...) are Element, not
+                # BackboneElement: the StructureDefinition is normative, so they have none.
+                continue
             type_name, is_array, codes = property_type(prop, self.defs)
             if type_name is None:
                 fail(f"{path}.{key}: inline property outside a choice element")
@@ -247,15 +270,13 @@ class Generator:
             if len(variants) < 2:
                 fail(f"{path}.{base}[x]: {len(variants)} variants in the schema")
         required = set(schema.get("required", [])) - {"resourceType"}
-        for element in result:
-            required.discard(element["name"]) if element["min"] >= 1 else None
+        required -= {element["name"] for element in result if element["min"] >= 1}
         if required:
             fail(f"{path}: schema requires {sorted(required)} but min is 0")
         return result
 
     def check_hand_written(self):
-        for path, minimum in HAND_WRITTEN_MIN.items():
-            root, _, rest = path.partition(".")
+        for path in HAND_WRITTEN_MIN:
             type_name, _, name = path.rpartition(".")
             elements = self.types.get(type_name, [])
             if not any(e["name"] == name.removesuffix("[x]") for e in elements):
@@ -279,8 +300,15 @@ def swift_raw(text):
 
 
 def wrap(items, indent, width=120):
+    """Items separated by commas, several to a line; an item that is already several lines stands alone."""
     lines, line = [], indent
     for item in items:
+        if "\n" in item:
+            if line.strip():
+                lines.append(line.rstrip())
+            lines.extend((item + ",").split("\n"))
+            line = indent
+            continue
         piece = item + ","
         if line.strip() and len(line) + 1 + len(piece) > width:
             lines.append(line.rstrip())
@@ -302,18 +330,18 @@ def main():
     generator = Generator(definitions)
     types = generator.run()
 
-    shared_lists = {}   # tuple of strings -> constant name, for lists used more than once
+    shared_lists = {}   # tuple of strings -> constant name, for long lists used more than once
     usage = {}
-    for elements in types.values():
-        for element in elements:
+    for type_name in sorted(types):
+        for element in types[type_name]:
             key = tuple(element.get("codes") or element.get("choice") or ())
             if len(key) > 8:
-                usage.setdefault(key, []).append(element)
+                stem = "Codes" if element.get("codes") else "Types"
+                usage.setdefault(key, []).append(identifier(f"{type_name}.{element['name']}").removesuffix("Elements") + stem)
     for key, users in usage.items():
         if len(users) > 1:
-            first = users[0]
-            stem = "codes" if first.get("codes") else "types"
-            shared_lists[key] = f"{stem}{len(shared_lists) + 1}"
+            # The types of Extension.value[x] are what R4 calls the "open type" list.
+            shared_lists[key] = "openTypes" if "extensionValueTypes" in users else users[0]
 
     def list_literal(values):
         key = tuple(values)
@@ -321,17 +349,25 @@ def main():
             return shared_lists[key]
         return "[" + ", ".join(swift_string(v) for v in values) + "]"
 
-    def element_literal(element):
+    def element_literal(element, indent):
+        """The element as one item, or as several lines when it does not fit on one."""
         if element.get("choice") is not None:
-            text = f'.choice({swift_string(element["name"])}, {list_literal(element["choice"])}'
+            head = f'.choice({swift_string(element["name"])}, '
+            values, label = element["choice"], ""
         else:
             factory = ".many" if element["array"] else ".one"
-            text = f'{factory}({swift_string(element["name"])}, {swift_string(element["type"])}'
-        if element["min"]:
-            text += f', min: {element["min"]}'
-        if element.get("codes"):
-            text += f', codes: {list_literal(element["codes"])}'
-        return text + ")"
+            head = f'{factory}({swift_string(element["name"])}, {swift_string(element["type"])}'
+            values, label = element.get("codes"), ", codes: "
+        tail = f', min: {element["min"]}' if element["min"] else ""
+        if not values:
+            return head + tail + ")"
+        text = head + label + list_literal(values) + tail + ")"
+        if len(indent) + len(text) + 1 <= 120:
+            return text
+        lines = [indent + head + label + "["]
+        lines += wrap([swift_string(v) for v in values], indent + "    ")
+        lines.append(indent + "]" + tail + ")")
+        return "\n".join(lines)
 
     out = [HEADER, "// Sources: ../shared/fhir/r4/fhir.schema.json, profiles-types.json and",
            "// StructureDefinition-{Observation,Patient,Encounter}.json (FHIR 4.0.1); minimum cardinalities of",
@@ -368,13 +404,20 @@ def main():
             fail(f"identifier collision {ident}")
         seen.add(ident)
         out += ["", f"    static let {ident}: [ElementSpec] = ["]
-        out += wrap([element_literal(e) for e in types[type_name]], " " * 8)
+        out += wrap([element_literal(e, " " * 8) for e in types[type_name]], " " * 8)
         out += ["    ]"]
     out += ["}", ""]
 
+    text = "\n".join(out)
+    if "--check" in sys.argv[1:]:
+        with open(OUT) as handle:
+            if handle.read() != text:
+                fail(f"{os.path.relpath(OUT, ROOT)} is stale: run scripts/generate-r4-definitions.py")
+        print(f"{os.path.relpath(OUT, ROOT)} is up to date")
+        return
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as handle:
-        handle.write("\n".join(out))
+        handle.write(text)
     print(f"wrote {os.path.relpath(OUT, ROOT)}: {len(types)} types, {len(out)} lines")
 
 

@@ -1,6 +1,6 @@
 /// A search parameter the gateway supports, with its R4 type.
 public struct SearchParameterDefinition: Sendable, Equatable {
-    public enum ParameterType: String, Sendable { case string, token, date, reference }
+    public enum ParameterType: String, Sendable { case string, token, date, reference, quantity }
 
     public let name: String
     public let type: ParameterType
@@ -22,6 +22,7 @@ public struct SearchParameterDefinition: Sendable, Equatable {
         case .token: ["missing", "not"]
         case .date: ["missing"]
         case .reference: Set(["missing"] + targets)
+        case .quantity: ["missing"]
         }
     }
 }

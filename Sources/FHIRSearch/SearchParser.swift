@@ -1,4 +1,5 @@
 import FHIRModels
+import Foundation
 
 /// Turns query parameters into a ``SearchRequest``; malformed values are 400 naming the parameter.
 public struct SearchParser: Sendable {
@@ -130,6 +131,20 @@ public struct SearchParser: Sendable {
                                   code: .value, expression: [key])
             }
             return .date(DateValue(prefix: prefix, value: date))
+        case .quantity:
+            let parts = raw.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            var number = Substring(parts[0])
+            var prefix = DatePrefix.eq
+            if let first = number.first, first.isLetter, let candidate = DatePrefix(rawValue: String(number.prefix(2))) {
+                prefix = candidate
+                number = number.dropFirst(2)
+            }
+            guard Double(number) != nil, number.range(of: "^-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?$", options: .regularExpression) != nil else {
+                throw .badRequest("'\(key)' must be [prefix]number[|system|code]", code: .value, expression: [key])
+            }
+            let system = parts.count > 1 && !parts[1].isEmpty ? parts[1] : nil
+            let code = parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil
+            return .quantity(QuantityValue(prefix: prefix, number: String(number), system: system, code: code))
         case .reference:
             let typed = modifier.flatMap { parameter.targets.contains($0) ? $0 : nil }
             var reference = raw

@@ -35,6 +35,20 @@ public enum SearchRegistry {
             id, lastUpdated,
             .init("name", .string, sortable: true), .init("identifier", .token), .init("active", .token), .init("address-city", .string),
         ],
+        "Observation": [
+            id, lastUpdated,
+            .init("patient", .reference, targets: ["Patient"]), .init("subject", .reference, targets: ["Patient"]),
+            .init("category", .token), .init("code", .token), .init("date", .date, sortable: true), .init("status", .token),
+            .init("value-quantity", .quantity), .init("identifier", .token), .init("encounter", .reference, targets: ["Encounter"]),
+            .init("performer", .reference, targets: ["Practitioner"]),
+        ],
+        "DiagnosticReport": [
+            id, lastUpdated,
+            .init("patient", .reference, targets: ["Patient"]), .init("subject", .reference, targets: ["Patient"]),
+            .init("category", .token), .init("code", .token), .init("date", .date, sortable: true), .init("status", .token),
+            .init("result", .reference, targets: ["Observation"]), .init("identifier", .token),
+            .init("encounter", .reference, targets: ["Encounter"]), .init("performer", .reference, targets: ["Practitioner"]),
+        ],
     ]
 
     public static let includes: [String: [IncludeDefinition]] = [
@@ -47,11 +61,20 @@ public enum SearchRegistry {
             .init("Encounter", "service-provider", "Organization"),
         ],
         "Patient": [.init("Patient", "organization", "Organization")],
+        "Observation": [.init("Observation", "patient", "Patient"), .init("Observation", "encounter", "Encounter")],
+        "DiagnosticReport": [
+            .init("DiagnosticReport", "result", "Observation"), .init("DiagnosticReport", "patient", "Patient"),
+            .init("DiagnosticReport", "encounter", "Encounter"),
+        ],
     ]
 
     /// `_revinclude` values allowed when searching the key type.
     public static let revincludes: [String: [IncludeDefinition]] = [
-        "Patient": [.init("Encounter", "patient", "Patient"), .init("MedicationRequest", "patient", "Patient")],
+        "Patient": [
+            .init("Encounter", "patient", "Patient"), .init("MedicationRequest", "patient", "Patient"),
+            .init("Observation", "patient", "Patient"), .init("DiagnosticReport", "patient", "Patient"),
+        ],
+        "Observation": [.init("DiagnosticReport", "result", "Observation")],
     ]
 
     public static func parameter(_ name: String, for resourceType: String) -> SearchParameterDefinition? {

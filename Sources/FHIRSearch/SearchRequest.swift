@@ -18,6 +18,14 @@ public struct DateValue: Sendable, Equatable {
     public var value: FHIRDateTime
 }
 
+/// `[prefix]number[|system|code]`; the number keeps its written precision.
+public struct QuantityValue: Sendable, Equatable {
+    public var prefix: DatePrefix
+    public var number: String
+    public var system: String?
+    public var code: String?
+}
+
 public struct ReferenceValue: Sendable, Equatable {
     public var type: String?
     public var id: String
@@ -28,6 +36,7 @@ public enum SearchValue: Sendable, Equatable {
     case token(TokenValue)
     case date(DateValue)
     case reference(ReferenceValue)
+    case quantity(QuantityValue)
     /// A reference to a server other than this tenant's base: it can match nothing here.
     case foreignReference
 }

@@ -75,10 +75,13 @@ struct CapabilityStatementRenderer: Sendable {
         if let profile = ProfileSets.profile(for: type, in: tenant.profileSet) {
             entry.append("supportedProfile", .array([.string(profile)]))
         }
-        entry.append("interaction", .array(["read", "vread", "search-type"].map { .object(["code": .string($0)]) }))
-        entry.append("versioning", "versioned")
-        entry.append("readHistory", .bool(false))
+        let writable = TenantConfiguration.writableResourceTypes.contains(type)
+        let interactions = writable ? ["read", "vread", "update", "history-instance", "create", "search-type"] : ["read", "vread", "search-type"]
+        entry.append("interaction", .array(interactions.map { .object(["code": .string($0)]) }))
+        entry.append("versioning", writable ? "versioned-update" : "versioned")
+        entry.append("readHistory", .bool(writable))
         entry.append("updateCreate", .bool(false))
+        if writable { entry.append("conditionalCreate", .bool(true)) }
         entry.append("conditionalRead", "full-support")
         let includes = (SearchRegistry.includes[type] ?? []).filter { tenant.resourceTypes.contains($0.target) }
         if !includes.isEmpty { entry.append("searchInclude", .array(includes.map { .string($0.value) })) }

@@ -45,6 +45,9 @@ enum FHIRInteraction: Equatable {
     case read(type: String, id: String)
     case vread(type: String, id: String, version: String)
     case search(type: String)
+    case create(type: String)
+    case update(type: String, id: String)
+    case history(type: String, id: String)
     case unsupported(type: String?, name: String)
 
     var name: String {
@@ -54,13 +57,16 @@ enum FHIRInteraction: Equatable {
         case .read: "read"
         case .vread: "vread"
         case .search: "search-type"
+        case .create: "create"
+        case .update: "update"
+        case .history: "history-instance"
         case .unsupported(_, let name): name
         }
     }
 
     var resourceType: String? {
         switch self {
-        case .read(let type, _), .vread(let type, _, _), .search(let type): type
+        case .read(let type, _), .vread(let type, _, _), .search(let type), .create(let type), .update(let type, _), .history(let type, _): type
         case .unsupported(let type, _): type
         case .capabilities, .smartConfiguration: nil
         }
@@ -73,14 +79,16 @@ enum FHIRInteraction: Equatable {
         case 1:
             if rest[0] == "metadata" { return reading ? .capabilities : .unsupported(type: nil, name: "capabilities") }
             if reading { return .search(type: rest[0]) }
-            return .unsupported(type: rest[0], name: method == "POST" ? "create" : method.lowercased())
+            if method == "POST" { return .create(type: rest[0]) }
+            return .unsupported(type: rest[0], name: method.lowercased())
         case 2:
             if rest == [".well-known", "smart-configuration"] { return reading ? .smartConfiguration : .unsupported(type: nil, name: "smart-configuration") }
             if rest[1] == "_search" { return method == "POST" ? .search(type: rest[0]) : .unsupported(type: rest[0], name: "search-type") }
             if reading { return .read(type: rest[0], id: rest[1]) }
-            return .unsupported(type: rest[0], name: method == "PUT" ? "update" : method == "DELETE" ? "delete" : method.lowercased())
+            if method == "PUT" { return .update(type: rest[0], id: rest[1]) }
+            return .unsupported(type: rest[0], name: method == "DELETE" ? "delete" : method.lowercased())
         case 3 where rest[2] == "_history":
-            return .unsupported(type: rest[0], name: "history-instance")
+            return reading ? .history(type: rest[0], id: rest[1]) : .unsupported(type: rest[0], name: "history-instance")
         case 4 where rest[2] == "_history":
             return reading ? .vread(type: rest[0], id: rest[1], version: rest[3]) : .unsupported(type: rest[0], name: "vread")
         default:

@@ -132,8 +132,28 @@ struct GatewayResponder: HTTPResponder {
                                                                 strict: Self.prefersStrict(request), contentType: contentType)
             record.resultCount = count
             return response
+        case .create, .update:
+            guard TenantConfiguration.writableResourceTypes.contains(type) else {
+                throw FHIRError(status: 405, code: .notSupported, "the '\(interaction.name)' interaction is not supported for \(type): HMS records are read-only")
+            }
+            let controller = WriteController(services: services, tenant: tenant, scope: scope)
+            if case .update(_, let id) = interaction {
+                try require(policy.decide(.update, resourceType: type))
+                return try await controller.update(type: type, id: id, request: request, contentType: contentType)
+            }
+            try require(policy.decide(.create, resourceType: type))
+            return try await controller.create(type: type, request: request, contentType: contentType)
+        case .history(_, let id):
+            try require(policy.decide(.read, resourceType: type))
+            guard TenantConfiguration.writableResourceTypes.contains(type) else {
+                throw FHIRError(status: 405, code: .notSupported, "history is not kept for HMS records; read the current version")
+            }
+            let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scope)
+                .history(type: type, id: id, contentType: contentType)
+            record.resultCount = count
+            return response
         case .unsupported(_, let name):
-            throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type): HMS records are read-only")
+            throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type)")
         case .capabilities, .smartConfiguration:
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }

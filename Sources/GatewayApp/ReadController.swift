@@ -14,13 +14,17 @@ struct ReadController {
     static let notFound = FHIRError.notFound("resource not found")
 
     func read(type: String, id: String, version: String?, request: Request, contentType: String) async throws -> Response {
-        guard let row = try await services.repository.read(type, id: id, scope: scope),
-              let resource = HMSResourceMapper.resource(type, row: row, context: tenant.mapping) else { throw Self.notFound }
-        let updatedAt = row.integer("updated_at") ?? 0
-        let versionID = HMSResourceMapper.versionID(updatedAt: updatedAt)
+        guard var row = try await services.repository.read(type, id: id, scope: scope) else { throw Self.notFound }
+        var (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         if let version, version != versionID {
-            throw FHIRError.notFound("version not found; the HMS keeps only the current version")
+            guard TenantTypes.isStored(type), let number = Int(version),
+                  let old = try await services.repository.version(type, id: id, versionID: number, scope: scope) else {
+                throw FHIRError.notFound(TenantTypes.isStored(type) ? "version not found" : "version not found; the HMS keeps only the current version")
+            }
+            row = old
+            (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         }
+        guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { throw Self.notFound }
         let etag = "W/\"\(versionID)\""
         var headers = [("ETag", etag), ("Last-Modified", CivilTime.httpDate(epochSeconds: updatedAt))]
         if version != nil { headers.append(("Content-Location", "\(tenant.baseURL)/\(type)/\(id)/_history/\(versionID)")) }

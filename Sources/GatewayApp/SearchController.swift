@@ -31,7 +31,7 @@ struct SearchController {
         }
 
         let (rows, next) = try await services.repository.search(request, after: position, scope: scope)
-        let matches = rows.compactMap { HMSResourceMapper.resource(type, row: $0, context: tenant.mapping) }
+        let matches = rows.compactMap { ResourceRendering.resource(type, row: $0, tenant: tenant) }
         switch request.total {
         case .accurate?, .estimate?: bundle.total = try await services.repository.count(request, scope: scope)
         case .none?: break
@@ -61,13 +61,13 @@ struct SearchController {
         var output: [JSON] = []
         func append(_ type: String, _ found: [HMSRow]) {
             for row in found {
-                guard let resource = HMSResourceMapper.resource(type, row: row, context: tenant.mapping),
+                guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant),
                       let id = resource["id"]?.stringValue, seen.insert("\(type)/\(id)").inserted else { continue }
                 output.append(resource)
             }
         }
         for include in request.includes where tenant.configuration.resourceTypes.contains(include.target) {
-            let ids = Array(Set(rows.flatMap { Self.referencedIDs(include, row: $0) })).sorted()
+            let ids = Array(Set(zip(rows, matches).flatMap { Self.referencedIDs(include, row: $0.0, resource: $0.1) })).sorted()
             guard !ids.isEmpty else { continue }
             append(include.target, try await services.repository.rows(include.target, ids: ids, scope: scope))
         }
@@ -81,8 +81,13 @@ struct SearchController {
     }
 
     /// FHIR ids a row refers to through an include's parameter.
-    static func referencedIDs(_ include: IncludeDefinition, row: HMSRow) -> [String] {
+    static func referencedIDs(_ include: IncludeDefinition, row: HMSRow, resource: JSON) -> [String] {
         switch (include.source, include.parameter) {
+        case ("Observation", "patient"), ("DiagnosticReport", "patient"): return [row.string("patient_id")].compactMap { $0 }
+        case ("DiagnosticReport", "result"), ("Observation", "encounter"), ("DiagnosticReport", "encounter"):
+            let prefix = include.target + "/"
+            return ReferenceChecker.references(in: resource[include.parameter] ?? .null, path: "")
+                .map(\.reference).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
         case ("MedicationRequest", "requester"), ("Encounter", "participant"): return [row.string("doctor_id")].compactMap { $0 }
         case ("MedicationRequest", "patient"), ("Encounter", "patient"): return [row.string("patient_id")].compactMap { $0 }
         case ("Encounter", "service-provider"), ("Patient", "organization"): return [row.string("hospital_id")].compactMap { $0 }

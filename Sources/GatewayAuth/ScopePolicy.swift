@@ -51,7 +51,27 @@ public struct ScopeGrant: Sendable, Equatable {
 
 /// Decides what a token's scopes allow, before any query runs.
 public struct ScopePolicy: Sendable {
-    public enum Access: Sendable { case read, search }
+    public enum Access: Sendable {
+        case read, search, create, update
+
+        var letter: Character {
+            switch self {
+            case .read: "r"
+            case .search: "s"
+            case .create: "c"
+            case .update: "u"
+            }
+        }
+
+        var verb: String {
+            switch self {
+            case .read: "reading"
+            case .search: "searching"
+            case .create: "creating"
+            case .update: "updating"
+            }
+        }
+    }
 
     public enum Decision: Sendable, Equatable {
         case allowed
@@ -67,7 +87,7 @@ public struct ScopePolicy: Sendable {
     /// Patient-context grants need compartment enforcement and granular filters need result
     /// narrowing; until both exist such grants allow nothing, so they can never over-grant.
     public func decide(_ access: Access, resourceType: String) -> Decision {
-        let letter: Character = access == .read ? "r" : "s"
+        let letter = access.letter
         let usable = grants.filter { $0.context != .patient && $0.filter == nil }
         if usable.contains(where: { ($0.resourceType == "*" || $0.resourceType == resourceType) && $0.permissions.contains(letter) }) {
             return .allowed
@@ -75,7 +95,7 @@ public struct ScopePolicy: Sendable {
         if grants.contains(where: { $0.context == .patient }) && usable.isEmpty {
             return .denied("patient-context scopes are not supported by this gateway yet")
         }
-        return .denied("the token's scopes do not allow \(access == .read ? "reading" : "searching") \(resourceType)")
+        return .denied("the token's scopes do not allow \(access.verb) \(resourceType)")
     }
 
     /// Scope strings to advertise in the SMART configuration.

@@ -48,7 +48,12 @@ public struct TenantConfiguration: Sendable, Equatable {
     }
 
     /// Resource types the gateway can serve today.
-    public static let supportedResourceTypes = ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization"]
+    public static let supportedResourceTypes = [
+        "Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport",
+    ]
+
+    /// Types partners write (stored by the gateway); the others are read-only HMS records.
+    public static let writableResourceTypes: Set<String> = ["Observation", "DiagnosticReport"]
 
     /// The slug grammar: lowercase letters, digits and inner hyphens, 1 to 63 characters.
     public static func isValidSlug(_ slug: some StringProtocol) -> Bool {

@@ -11,6 +11,10 @@ protocol DatabaseBackend: Sendable {
     func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws
     /// Inserts or updates tenant registry rows (no tenant scope: the registry holds no PHI).
     func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws
+    /// Runs `body` in one transaction scoped to `tenantID`. `lockKey` serialises writers that
+    /// must not race (conditional creates with the same criteria); the lock ends with the transaction.
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+                                           _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T
     func isReachable() async -> Bool
     /// Runs until cancelled (connection pools that need a run loop), then closes.
     func run() async

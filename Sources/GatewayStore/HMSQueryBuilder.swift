@@ -18,7 +18,9 @@ struct HMSQueryBuilder {
     private var selectList: String { table.columns.map { "t.\($0.name)" }.joined(separator: ", ") }
 
     private func base(select: String) -> SQLStatement {
-        SQLStatement("SELECT \(select) FROM \(table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
+        var statement = SQLStatement("SELECT \(select) FROM \(table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
+        for filter in table.fixedFilters { statement.append(" AND t.\(filter.column.name) = ?", .of(filter.column.kind, filter.value)) }
+        return statement
     }
 
     /// One resource by FHIR id; nil when the id cannot exist (it then matches nothing, without SQL).
@@ -75,7 +77,7 @@ struct HMSQueryBuilder {
         switch kind {
         case .date: "0001-01-01"
         case .timestamp: "0001-01-01T00:00:00Z"
-        case .integer: "0"
+        case .integer, .decimal: "0"
         case .bool: "false"
         case .uuid: "00000000-0000-0000-0000-000000000000"
         case .text: ""
@@ -106,7 +108,7 @@ struct HMSQueryBuilder {
     /// A constant typed for the column; only fixed sentinels reach here, never client input.
     private func literal(_ value: String, _ kind: HMSColumnKind) -> String {
         switch kind {
-        case .integer: value
+        case .integer, .decimal: value
         case .bool: value
         case .uuid: "'\(value)'"
         case .text, .date, .timestamp: "'\(value)'"
@@ -202,6 +204,12 @@ struct HMSQueryBuilder {
         case .date(let start, _): columns = [start]
         case .encounterReference(let appointment, let admission): columns = [appointment, admission]
         case .constantToken: return missing ? Self.never : Self.always
+        case .quantity(let value, _, _): columns = [value]
+        case .indexedToken(let parameter), .indexedReference(let parameter, _):
+            let exists = indexedExists(parameter: parameter, extra: SQLStatement())
+            var statement = SQLStatement(missing ? "NOT " : "")
+            statement.append(exists)
+            return statement
         }
         let test = columns.map { "t.\($0.name) IS NULL" }.joined(separator: " AND ")
         return SQLStatement(missing ? "(\(test))" : "NOT (\(test))")
@@ -224,6 +232,16 @@ struct HMSQueryBuilder {
         case (.reference(let target, let column), .reference(let reference)):
             guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
             return SQLStatement("t.\(column.name) = ?", [.of(column.kind, uuid)])
+        case (.indexedToken(let parameter), .token(let token)):
+            var extra = SQLStatement()
+            if let system = token.system { extra.append(" AND k.system = ?", .text(system)) }
+            if let code = token.code { extra.append(" AND k.code = ?", .text(code)) }
+            return indexedExists(parameter: parameter, extra: extra)
+        case (.indexedReference(let parameter, let target), .reference(let reference)):
+            guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
+            return indexedExists(parameter: parameter, extra: SQLStatement(" AND k.code = ?", [.text("\(target)/\(uuid)")]))
+        case (.quantity(let valueColumn, let systemColumn, let codeColumn), .quantity(let quantity)):
+            return quantityCondition(valueColumn, systemColumn, codeColumn, quantity)
         case (.encounterReference(let appointment, let admission), .reference(let reference)):
             guard reference.type == nil || reference.type == "Encounter", let (kind, uuid) = EncounterID.parse(reference.id) else { return Self.never }
             let column = kind == "apt" ? appointment : admission
@@ -231,6 +249,41 @@ struct HMSQueryBuilder {
         default:
             return Self.never
         }
+    }
+
+    /// A row of `stored_resource_tokens` for this resource with the given parameter (and code).
+    private func indexedExists(parameter: String, extra: SQLStatement) -> SQLStatement {
+        var statement = SQLStatement("EXISTS (SELECT 1 FROM stored_resource_tokens k WHERE k.tenant_id = t.tenant_id AND k.resource_type = t.resource_type AND k.id = t.id AND k.parameter = ?", [.text(parameter)])
+        statement.append(extra)
+        statement.append(")")
+        return statement
+    }
+
+    /// Number comparison with the precision of the value given (`5.4` means [5.35, 5.45)), and the unit if given.
+    private func quantityCondition(_ valueColumn: HMSColumn, _ systemColumn: HMSColumn, _ codeColumn: HMSColumn, _ quantity: QuantityValue) -> SQLStatement {
+        let (low, high) = Self.precisionBounds(quantity.number)
+        let v = "t.\(valueColumn.name)"
+        var statement: SQLStatement
+        switch quantity.prefix {
+        case .eq, .ap: statement = SQLStatement("(\(v) >= ? AND \(v) < ?)", [.decimal(low), .decimal(high)])
+        case .ne: statement = SQLStatement("(\(v) < ? OR \(v) >= ?)", [.decimal(low), .decimal(high)])
+        case .gt, .sa: statement = SQLStatement("\(v) > ?", [.decimal(quantity.number)])
+        case .lt, .eb: statement = SQLStatement("\(v) < ?", [.decimal(quantity.number)])
+        case .ge: statement = SQLStatement("\(v) >= ?", [.decimal(quantity.number)])
+        case .le: statement = SQLStatement("\(v) <= ?", [.decimal(quantity.number)])
+        }
+        if let system = quantity.system { statement.append(" AND t.\(systemColumn.name) = ?", .text(system)) }
+        if let code = quantity.code { statement.append(" AND t.\(codeColumn.name) = ?", .text(code)) }
+        return SQLStatement("(" + statement.sql + ")", statement.binds)
+    }
+
+    /// Half a unit of the last written digit either side: `5.4` gives 5.35 and 5.45.
+    static func precisionBounds(_ number: String) -> (String, String) {
+        guard let value = Decimal(string: number) else { return (number, number) }
+        let decimals = number.split(separator: ".").count > 1 ? number.split(separator: ".")[1].prefix { $0.isNumber }.count : 0
+        var half = Decimal(5)
+        for _ in 0...decimals { half /= 10 }
+        return ("\(value - half)", "\(value + half)")
     }
 
     private func stringCondition(_ columns: [HMSColumn], _ text: String, modifier: String?) -> SQLStatement {

@@ -109,6 +109,8 @@ enum HMSSchema {
         case (.timestamp, .postgres): "timestamptz"
         case (.integer, .postgres): "integer"
         case (.bool, .postgres): "boolean"
+        case (.decimal, .postgres): "numeric"
+        case (.decimal, .sqlite): "REAL"
         case (.integer, .sqlite), (.bool, .sqlite): "INTEGER"
         default: "TEXT"
         }

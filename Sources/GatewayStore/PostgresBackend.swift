@@ -36,7 +36,7 @@ final class PostgresBackend: DatabaseBackend {
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = 16
+        configuration.options.maximumConnections = 24
         configuration.options.minimumConnections = 0
         return Endpoint(configuration: configuration, user: user)
     }
@@ -74,7 +74,7 @@ final class PostgresBackend: DatabaseBackend {
         var bindings = PostgresBindings(capacity: binds.count)
         for bind in binds {
             switch bind {
-            case .text(let text), .uuid(let text), .date(let text), .timestamp(let text): try bindings.append(text)
+            case .text(let text), .uuid(let text), .date(let text), .timestamp(let text), .decimal(let text): try bindings.append(text)
             case .integer(let number): try bindings.append(Int64(number))
             case .bool(let value): try bindings.append(value)
             case .null: bindings.appendNull()
@@ -125,11 +125,12 @@ final class PostgresBackend: DatabaseBackend {
             for try await (current) in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM gateway_schema_version", logger: logger).decode(Int.self) {
                 version = current
             }
-            guard version < 1 else { return }
-            for statement in HMSSchema.postgresPrelude + HMSSchema.createStatements(.postgres) + HMSSchema.postgresSecurityStatements(gatewayRole: role) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            for step in Migrations.steps(.postgres, gatewayRole: role) where step.version > version {
+                for statement in step.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO gateway_schema_version (version) VALUES (\(step.version))", logger: logger)
             }
-            try await connection.query("INSERT INTO gateway_schema_version (version) VALUES (1)", logger: logger)
         }
     }
 
@@ -155,6 +156,35 @@ final class PostgresBackend: DatabaseBackend {
                 try await connection.query(query, logger: logger)
                 start += rowsPerStatement
             }
+        }
+    }
+
+    struct Transaction: DatabaseTransaction {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func query(_ statement: SQLStatement, columns: [HMSColumn]) async throws -> [HMSRow] {
+            let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try PostgresBackend.bindings(statement.binds))
+            var rows: [HMSRow] = []
+            for try await row in try await connection.query(query, logger: logger) { rows.append(try PostgresBackend.row(row)) }
+            return rows
+        }
+
+        func execute(_ statement: SQLStatement) async throws {
+            let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try PostgresBackend.bindings(statement.binds))
+            try await connection.query(query, logger: logger)
+        }
+    }
+
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+                                           _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+            if let lockKey {
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+            }
+            return try await body(Transaction(connection: connection, logger: logger))
         }
     }
 

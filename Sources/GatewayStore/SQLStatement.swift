@@ -7,6 +7,8 @@ public enum SQLBind: Sendable, Equatable {
     case date(String)
     case timestamp(String)
     case integer(Int64)
+    /// A decimal kept as written (numeric in PostgreSQL).
+    case decimal(String)
     case bool(Bool)
     case null
 
@@ -17,6 +19,7 @@ public enum SQLBind: Sendable, Equatable {
         case .date: .date(text)
         case .timestamp: .timestamp(text)
         case .integer: .integer(Int64(text) ?? 0)
+        case .decimal: .decimal(text)
         case .bool: .bool(text == "true" || text == "1")
         }
     }
@@ -59,6 +62,7 @@ public struct SQLStatement: Sendable {
             case .timestamp: output += "::timestamptz"
             case .text: output += "::text"
             case .integer: output += "::bigint"
+            case .decimal: output += "::numeric"
             case .bool: output += "::boolean"
             case .null: break
             }

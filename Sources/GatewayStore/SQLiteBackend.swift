@@ -10,6 +10,8 @@ final class SQLiteBackend: DatabaseBackend {
     private let readers: [SQLiteConnection]
     private let writer: SQLiteConnection
     private let next = Atomic<Int>(0)
+    /// SQLite has one writer; this keeps each write transaction's statements together.
+    private let writeLock = AsyncMutex()
 
     static func open(path: String, readerCount: Int = 4, logger: Logger) async throws -> SQLiteBackend {
         let directory = (path as NSString).deletingLastPathComponent
@@ -58,6 +60,7 @@ final class SQLiteBackend: DatabaseBackend {
         switch bind {
         case .text(let text), .uuid(let text), .date(let text), .timestamp(let text): .text(text)
         case .integer(let number): .integer(Int(number))
+        case .decimal(let text): .float(Double(text) ?? 0)
         case .bool(let value): .integer(value ? 1 : 0)
         case .null: .null
         }
@@ -93,12 +96,10 @@ final class SQLiteBackend: DatabaseBackend {
         do {
             _ = try await writer.query("CREATE TABLE IF NOT EXISTS gateway_schema_version (version INTEGER NOT NULL)", [])
             let version = try await writer.query("SELECT MAX(version) AS version FROM gateway_schema_version", []).first?.column("version")?.integer ?? 0
-            guard version < 1 else {
-                _ = try await writer.query("COMMIT", [])
-                return
+            for step in Migrations.steps(.sqlite, gatewayRole: nil) where step.version > version {
+                for statement in step.statements { _ = try await writer.query(statement, []) }
+                _ = try await writer.query("INSERT INTO gateway_schema_version (version) VALUES (?)", [.integer(step.version)])
             }
-            for statement in HMSSchema.createStatements(.sqlite) { _ = try await writer.query(statement, []) }
-            _ = try await writer.query("INSERT INTO gateway_schema_version (version) VALUES (1)", [])
             _ = try await writer.query("COMMIT", [])
         } catch {
             _ = try? await writer.query("ROLLBACK", [])
@@ -108,6 +109,10 @@ final class SQLiteBackend: DatabaseBackend {
 
     func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws {
         guard !rows.isEmpty else { return }
+        try await writeLock.withLock { try await self.insertLocked(table: table, columns: columns, rows: rows) }
+    }
+
+    private func insertLocked(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]]) async throws {
         let rowsPerStatement = max(1, 30_000 / columns.count)
         let names = columns.map(\.name).joined(separator: ", ")
         let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
@@ -124,6 +129,39 @@ final class SQLiteBackend: DatabaseBackend {
         } catch {
             _ = try? await writer.query("ROLLBACK", [])
             throw error
+        }
+    }
+
+    struct Transaction: DatabaseTransaction {
+        let connection: SQLiteConnection
+
+        func query(_ statement: SQLStatement, columns: [HMSColumn]) async throws -> [HMSRow] {
+            let rows = try await connection.query(statement.sql, statement.binds.map(SQLiteBackend.data))
+            return rows.map { row in
+                var values: [String: HMSRow.Value] = [:]
+                for column in columns { values[column.name] = SQLiteBackend.value(row.column(column.name), kind: column.kind) }
+                return HMSRow(values: values)
+            }
+        }
+
+        func execute(_ statement: SQLStatement) async throws {
+            _ = try await connection.query(statement.sql, statement.binds.map(SQLiteBackend.data))
+        }
+    }
+
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+                                           _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await writeLock.withLock {
+            _ = try await writer.query("BEGIN IMMEDIATE", [])
+            do {
+                let result = try await body(Transaction(connection: writer))
+                _ = try await writer.query("COMMIT", [])
+                return result
+            } catch {
+                _ = try? await writer.query("ROLLBACK", [])
+                throw error
+            }
         }
     }
 

@@ -7,6 +7,8 @@ public enum HMSColumnKind: Sendable, Equatable {
     /// A point in time (`timestamptz` in PostgreSQL, `YYYY-MM-DDThh:mm:ssZ` text in SQLite).
     case timestamp
     case integer
+    /// An exact decimal (`numeric` in PostgreSQL, `REAL` in SQLite).
+    case decimal
     case bool
 }
 

@@ -13,6 +13,21 @@ public struct HMSResourceTable: Sendable {
         case reference(target: String, HMSColumn)
         /// `MedicationRequest.encounter`: `apt-` ids are appointments, `adm-` ids admissions.
         case encounterReference(appointment: HMSColumn, admission: HMSColumn)
+        /// A multi-valued token of a stored resource, in `stored_resource_tokens`.
+        case indexedToken(parameter: String)
+        /// A multi-valued reference of a stored resource (`Type/id` in `stored_resource_tokens`).
+        case indexedReference(parameter: String, target: String)
+        /// `valueQuantity`: number, unit system and unit code columns.
+        case quantity(value: HMSColumn, system: HMSColumn, code: HMSColumn)
+    }
+
+    /// Where rows come from: HMS tables (read-only, mapped) or the gateway's own store of posted resources.
+    public enum Storage: Sendable { case hms, stored }
+
+    /// A column equality every query of this type carries (the resource type in the shared store table).
+    public struct FixedFilter: Sendable {
+        public let column: HMSColumn
+        public let value: String
     }
 
     /// A code system fixed by the gateway or derived from the tenant slug (`urn:hms:<slug>:<suffix>`).
@@ -29,6 +44,8 @@ public struct HMSResourceTable: Sendable {
     }
 
     public let resourceType: String
+    public var storage: Storage = .hms
+    public var fixedFilters: [FixedFilter] = []
     public let table: String
     /// The FHIR id column: `id` for plain tables, `fhir_id` for the encounter view.
     public let idColumn: HMSColumn
@@ -53,5 +70,6 @@ public struct HMSResourceTable: Sendable {
     public static func `for`(_ resourceType: String) -> HMSResourceTable? { all[resourceType] }
 
     public static let all: [String: HMSResourceTable] = Dictionary(
-        uniqueKeysWithValues: [patient, practitioner, encounter, medicationRequest, organization].map { ($0.resourceType, $0) })
+        uniqueKeysWithValues: [patient, practitioner, encounter, medicationRequest, organization, observation, diagnosticReport]
+            .map { ($0.resourceType, $0) })
 }

@@ -34,6 +34,8 @@ public enum ProfileSets {
         "Encounter": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-encounter",
         "MedicationRequest": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-medicationrequest",
         "Organization": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-organization",
+        "Observation": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab",
+        "DiagnosticReport": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-diagnosticreport-lab",
     ]
 
     public static func profile(for resourceType: String, in set: TenantConfiguration.ProfileSet) -> String? {

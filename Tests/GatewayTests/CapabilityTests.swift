@@ -20,7 +20,7 @@ import Testing
             }
             let acmeTypes = resources(acme).compactMap { $0["type"] as? String }
             let globexTypes = resources(globex).compactMap { $0["type"] as? String }
-            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization"])
+            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport"])
             #expect(globexTypes == ["Patient", "Practitioner", "Encounter", "Organization"])
             let acmePatient = try #require(resources(acme).first { $0["type"] as? String == "Patient" })
             #expect((acmePatient["supportedProfile"] as? [String]) == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"])

@@ -49,7 +49,7 @@ import Testing
             #expect(ready.status == 200)
             let create = try await client.send("/acme/r4/Patient", method: .post, token: token, body: "{}")
             #expect(create.status == 405)
-            let unknownType = try await client.get("/acme/r4/Observation", token: token)
+            let unknownType = try await client.get("/acme/r4/Condition", token: token)
             #expect(unknownType.status == 404)
             let disabledType = try await client.get("/globex/r4/MedicationRequest", token: fixture.token("globex"))
             #expect(disabledType.status == 404)

@@ -200,5 +200,1238 @@ enum EmbeddedResources {
         "Organization.partof": ("http://hl7.org/fhir/SearchParameter/Organization-partof", nil),
         "Organization.phonetic": ("http://hl7.org/fhir/SearchParameter/Organization-phonetic", nil),
         "Organization.type": ("http://hl7.org/fhir/SearchParameter/Organization-type", nil),
+        "Observation._content": ("http://hl7.org/fhir/SearchParameter/Resource-content", nil),
+        "Observation._id": ("http://hl7.org/fhir/SearchParameter/Resource-id", nil),
+        "Observation._lastUpdated": ("http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-lastupdated"),
+        "Observation._profile": ("http://hl7.org/fhir/SearchParameter/Resource-profile", nil),
+        "Observation._query": ("http://hl7.org/fhir/SearchParameter/Resource-query", nil),
+        "Observation._security": ("http://hl7.org/fhir/SearchParameter/Resource-security", nil),
+        "Observation._source": ("http://hl7.org/fhir/SearchParameter/Resource-source", nil),
+        "Observation._tag": ("http://hl7.org/fhir/SearchParameter/Resource-tag", nil),
+        "Observation._text": ("http://hl7.org/fhir/SearchParameter/DomainResource-text", nil),
+        "Observation.based-on": ("http://hl7.org/fhir/SearchParameter/Observation-based-on", nil),
+        "Observation.category": ("http://hl7.org/fhir/SearchParameter/Observation-category", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-category"),
+        "Observation.code": ("http://hl7.org/fhir/SearchParameter/clinical-code", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-code"),
+        "Observation.code-value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-code-value-concept", nil),
+        "Observation.code-value-date": ("http://hl7.org/fhir/SearchParameter/Observation-code-value-date", nil),
+        "Observation.code-value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-code-value-quantity", nil),
+        "Observation.code-value-string": ("http://hl7.org/fhir/SearchParameter/Observation-code-value-string", nil),
+        "Observation.combo-code": ("http://hl7.org/fhir/SearchParameter/Observation-combo-code", nil),
+        "Observation.combo-code-value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-combo-code-value-concept", nil),
+        "Observation.combo-code-value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-combo-code-value-quantity", nil),
+        "Observation.combo-data-absent-reason": ("http://hl7.org/fhir/SearchParameter/Observation-combo-data-absent-reason", nil),
+        "Observation.combo-value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-combo-value-concept", nil),
+        "Observation.combo-value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-combo-value-quantity", nil),
+        "Observation.component-code": ("http://hl7.org/fhir/SearchParameter/Observation-component-code", nil),
+        "Observation.component-code-value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-component-code-value-concept", nil),
+        "Observation.component-code-value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-component-code-value-quantity", nil),
+        "Observation.component-data-absent-reason": ("http://hl7.org/fhir/SearchParameter/Observation-component-data-absent-reason", nil),
+        "Observation.component-value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-component-value-concept", nil),
+        "Observation.component-value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-component-value-quantity", nil),
+        "Observation.data-absent-reason": ("http://hl7.org/fhir/SearchParameter/Observation-data-absent-reason", nil),
+        "Observation.date": ("http://hl7.org/fhir/SearchParameter/clinical-date", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-date"),
+        "Observation.derived-from": ("http://hl7.org/fhir/SearchParameter/Observation-derived-from", nil),
+        "Observation.device": ("http://hl7.org/fhir/SearchParameter/Observation-device", nil),
+        "Observation.encounter": ("http://hl7.org/fhir/SearchParameter/clinical-encounter", nil),
+        "Observation.focus": ("http://hl7.org/fhir/SearchParameter/Observation-focus", nil),
+        "Observation.has-member": ("http://hl7.org/fhir/SearchParameter/Observation-has-member", nil),
+        "Observation.identifier": ("http://hl7.org/fhir/SearchParameter/clinical-identifier", nil),
+        "Observation.method": ("http://hl7.org/fhir/SearchParameter/Observation-method", nil),
+        "Observation.part-of": ("http://hl7.org/fhir/SearchParameter/Observation-part-of", nil),
+        "Observation.patient": ("http://hl7.org/fhir/SearchParameter/clinical-patient", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-patient"),
+        "Observation.performer": ("http://hl7.org/fhir/SearchParameter/Observation-performer", nil),
+        "Observation.specimen": ("http://hl7.org/fhir/SearchParameter/Observation-specimen", nil),
+        "Observation.status": ("http://hl7.org/fhir/SearchParameter/Observation-status", "http://hl7.org/fhir/us/core/SearchParameter/us-core-observation-status"),
+        "Observation.subject": ("http://hl7.org/fhir/SearchParameter/Observation-subject", nil),
+        "Observation.value-concept": ("http://hl7.org/fhir/SearchParameter/Observation-value-concept", nil),
+        "Observation.value-date": ("http://hl7.org/fhir/SearchParameter/Observation-value-date", nil),
+        "Observation.value-quantity": ("http://hl7.org/fhir/SearchParameter/Observation-value-quantity", nil),
+        "Observation.value-string": ("http://hl7.org/fhir/SearchParameter/Observation-value-string", nil),
+        "DiagnosticReport._content": ("http://hl7.org/fhir/SearchParameter/Resource-content", nil),
+        "DiagnosticReport._id": ("http://hl7.org/fhir/SearchParameter/Resource-id", nil),
+        "DiagnosticReport._lastUpdated": ("http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-lastupdated"),
+        "DiagnosticReport._profile": ("http://hl7.org/fhir/SearchParameter/Resource-profile", nil),
+        "DiagnosticReport._query": ("http://hl7.org/fhir/SearchParameter/Resource-query", nil),
+        "DiagnosticReport._security": ("http://hl7.org/fhir/SearchParameter/Resource-security", nil),
+        "DiagnosticReport._source": ("http://hl7.org/fhir/SearchParameter/Resource-source", nil),
+        "DiagnosticReport._tag": ("http://hl7.org/fhir/SearchParameter/Resource-tag", nil),
+        "DiagnosticReport._text": ("http://hl7.org/fhir/SearchParameter/DomainResource-text", nil),
+        "DiagnosticReport.based-on": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-based-on", nil),
+        "DiagnosticReport.category": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-category", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-category"),
+        "DiagnosticReport.code": ("http://hl7.org/fhir/SearchParameter/clinical-code", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-code"),
+        "DiagnosticReport.conclusion": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-conclusion", nil),
+        "DiagnosticReport.date": ("http://hl7.org/fhir/SearchParameter/clinical-date", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-date"),
+        "DiagnosticReport.encounter": ("http://hl7.org/fhir/SearchParameter/clinical-encounter", nil),
+        "DiagnosticReport.identifier": ("http://hl7.org/fhir/SearchParameter/clinical-identifier", nil),
+        "DiagnosticReport.issued": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-issued", nil),
+        "DiagnosticReport.media": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-media", nil),
+        "DiagnosticReport.patient": ("http://hl7.org/fhir/SearchParameter/clinical-patient", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-patient"),
+        "DiagnosticReport.performer": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-performer", nil),
+        "DiagnosticReport.result": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-result", nil),
+        "DiagnosticReport.results-interpreter": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-results-interpreter", nil),
+        "DiagnosticReport.specimen": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-specimen", nil),
+        "DiagnosticReport.status": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-status", "http://hl7.org/fhir/us/core/SearchParameter/us-core-diagnosticreport-status"),
+        "DiagnosticReport.subject": ("http://hl7.org/fhir/SearchParameter/DiagnosticReport-subject", nil),
+    ]
+
+    /// profiles/StructureDefinition-*.json, by file name.
+    static let profiles: [String: String] = [
+        "StructureDefinition-fhir-gateway-diagnosticreport-lab.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-diagnosticreport-lab",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-diagnosticreport-lab",
+  "version": "0.2.0",
+  "name": "FHIRGatewayDiagnosticreportLab",
+  "title": "Laboratory DiagnosticReport accepted by fhir-gateway",
+  "status": "active",
+  "date": "2026-11-25",
+  "publisher": "fhir-gateway",
+  "description": "The constraints the gateway enforces on DiagnosticReports that partner labs post for tenants with the us-core profile set, written from US Core 9 DiagnosticReport for Laboratory Results Reporting and the R4 DiagnosticReport definition. A violation is answered with 422 and an OperationOutcome naming each element. Enforced: status (required binding), at least one category coded LAB (v2-0074, the LaboratorySlice), code, subject as a Patient of the tenant, result only Observations. Subject may not be a Group, Device or Location: this gateway holds no such resources (deviation from US Core, which allows them).",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "DiagnosticReport",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-diagnosticreport-lab",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "DiagnosticReport",
+        "path": "DiagnosticReport"
+      },
+      {
+        "id": "DiagnosticReport.status",
+        "path": "DiagnosticReport.status",
+        "min": 1,
+        "binding": {
+          "extension": [
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "registered"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "partial"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "preliminary"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "final"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "amended"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "corrected"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "appended"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "cancelled"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "entered-in-error"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "unknown"
+            }
+          ],
+          "strength": "required",
+          "valueSet": "http://hl7.org/fhir/ValueSet/diagnostic-report-status|4.0.1"
+        }
+      },
+      {
+        "id": "DiagnosticReport.category",
+        "path": "DiagnosticReport.category",
+        "min": 1,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/v2-0074",
+              "code": "LAB"
+            }
+          ]
+        },
+        "comment": "At least one category must carry this coding (the US Core LaboratorySlice)."
+      },
+      {
+        "id": "DiagnosticReport.code",
+        "path": "DiagnosticReport.code",
+        "min": 1
+      },
+      {
+        "id": "DiagnosticReport.subject",
+        "path": "DiagnosticReport.subject",
+        "min": 1,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "DiagnosticReport.result",
+        "path": "DiagnosticReport.result",
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"
+            ]
+          }
+        ]
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-encounter.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-encounter",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-encounter",
+  "version": "0.1.0",
+  "name": "FhirGatewayEncounter",
+  "title": "FHIR Gateway Encounter",
+  "status": "active",
+  "experimental": false,
+  "date": "2026-03-01",
+  "publisher": "fhir-gateway",
+  "description": "Encounter as emitted by the FHIR gateway from HMS consultations (class AMB, type SNOMED 11429006 Consultation) and admissions (class IMP, type SNOMED 32485007 Hospital admission); derived from US Core Encounter. Always populated: identifier (system `urn:hms:<tenant>:encounter-number`), status, class, type, subject, participant (ATND for admissions, PPRF for consultations, individual = Practitioner), period, serviceProvider (the tenant's hospital). reasonCode (text only) is given when recorded; hospitalization.dischargeDisposition only for admissions.\n\nDeviations forced by HMS data: location (mustSupport in US Core) is a display-only reference (ward and bed) for admissions, since the HMS keeps no Location records; consultations have none. participant.period and reasonReference (mustSupport) are not populated. reasonCode carries text only (HMS reasons are free text).",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "Encounter",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-encounter",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "Encounter",
+        "path": "Encounter",
+        "short": "Consultation or admission from HMS",
+        "constraint": [
+          {
+            "key": "fgw-enc-1",
+            "severity": "error",
+            "human": "An encounter-number identifier (system urn:hms:<tenant>:encounter-number) is present",
+            "expression": "identifier.where(system.matches('^urn:hms:[^:]+:encounter-number$')).exists()"
+          },
+          {
+            "key": "fgw-enc-2",
+            "severity": "error",
+            "human": "class is AMB or IMP",
+            "expression": "class.code = 'AMB' or class.code = 'IMP'"
+          },
+          {
+            "key": "fgw-enc-3",
+            "severity": "error",
+            "human": "type has SNOMED 11429006 (Consultation) or 32485007 (Hospital admission)",
+            "expression": "type.coding.where(system = 'http://snomed.info/sct' and (code = '11429006' or code = '32485007')).exists()"
+          },
+          {
+            "key": "fgw-enc-4",
+            "severity": "error",
+            "human": "participant type is ATND or PPRF",
+            "expression": "participant.all(type.coding.where(system = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType' and (code = 'ATND' or code = 'PPRF')).exists())"
+          },
+          {
+            "key": "fgw-enc-5",
+            "severity": "error",
+            "human": "dischargeDisposition only on admissions",
+            "expression": "hospitalization.dischargeDisposition.exists() implies class.code = 'IMP'"
+          }
+        ]
+      },
+      {
+        "id": "Encounter.identifier",
+        "path": "Encounter.identifier",
+        "min": 1,
+        "mustSupport": true,
+        "short": "HMS encounter number",
+        "comment": "system `urn:hms:<tenant>:encounter-number`. `<tenant>` is the gateway tenant id; the system is tenant-scoped, so it is stated as an invariant rather than a fixed value."
+      },
+      {
+        "id": "Encounter.identifier.system",
+        "path": "Encounter.identifier.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.identifier.value",
+        "path": "Encounter.identifier.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.status",
+        "path": "Encounter.status",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.class",
+        "path": "Encounter.class",
+        "min": 1,
+        "mustSupport": true,
+        "short": "AMB (consultation) | IMP (admission)"
+      },
+      {
+        "id": "Encounter.class.system",
+        "path": "Encounter.class.system",
+        "min": 1,
+        "fixedUri": "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+      },
+      {
+        "id": "Encounter.class.code",
+        "path": "Encounter.class.code",
+        "min": 1
+      },
+      {
+        "id": "Encounter.type",
+        "path": "Encounter.type",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.type.coding",
+        "path": "Encounter.type.coding",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.type.coding.system",
+        "path": "Encounter.type.coding.system",
+        "min": 1,
+        "fixedUri": "http://snomed.info/sct"
+      },
+      {
+        "id": "Encounter.type.coding.code",
+        "path": "Encounter.type.coding.code",
+        "min": 1,
+        "short": "11429006 | 32485007"
+      },
+      {
+        "id": "Encounter.subject",
+        "path": "Encounter.subject",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-patient"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "Encounter.participant",
+        "path": "Encounter.participant",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.participant.type",
+        "path": "Encounter.participant.type",
+        "min": 1,
+        "max": "1",
+        "mustSupport": true,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+            }
+          ]
+        },
+        "short": "ATND | PPRF"
+      },
+      {
+        "id": "Encounter.participant.individual",
+        "path": "Encounter.participant.individual",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-practitioner"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "Encounter.period",
+        "path": "Encounter.period",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.period.start",
+        "path": "Encounter.period.start",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.reasonCode",
+        "path": "Encounter.reasonCode",
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.reasonCode.text",
+        "path": "Encounter.reasonCode.text",
+        "min": 1,
+        "mustSupport": true,
+        "short": "Free-text reason from HMS"
+      },
+      {
+        "id": "Encounter.hospitalization",
+        "path": "Encounter.hospitalization",
+        "mustSupport": true
+      },
+      {
+        "id": "Encounter.hospitalization.dischargeDisposition",
+        "path": "Encounter.hospitalization.dischargeDisposition",
+        "mustSupport": true,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+            }
+          ]
+        },
+        "short": "Only for admissions; codes from http://terminology.hl7.org/CodeSystem/discharge-disposition"
+      },
+      {
+        "id": "Encounter.location",
+        "path": "Encounter.location",
+        "comment": "HMS admissions record a ward and bed but no Location resources, so location carries a display-only reference (\"Ward A, bed 12\"). Consultations have no location.",
+        "short": "Admissions only: the ward and bed as location.display"
+      },
+      {
+        "id": "Encounter.serviceProvider",
+        "path": "Encounter.serviceProvider",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-organization"
+            ]
+          }
+        ],
+        "short": "The tenant's hospital"
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-medicationrequest.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-medicationrequest",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-medicationrequest",
+  "version": "0.1.0",
+  "name": "FhirGatewayMedicationRequest",
+  "title": "FHIR Gateway MedicationRequest",
+  "status": "active",
+  "experimental": false,
+  "date": "2026-03-01",
+  "publisher": "fhir-gateway",
+  "description": "MedicationRequest as emitted by the FHIR gateway from HMS prescriptions; derived from US Core MedicationRequest. Always populated: status, intent = order, one category (outpatient | inpatient), reportedBoolean = false, medicationCodeableConcept (RxNorm coding when mapped, always text), subject, encounter, authoredOn, requester (Practitioner), dosageInstruction (text, timing.repeat frequency/period/periodUnit d, route SNOMED) and dispenseRequest (numberOfRepeatsAllowed, quantity, expectedSupplyDuration in days, UCUM).\n\nDeviations forced by HMS data: dosageInstruction.doseAndRate (mustSupport in US Core) is not populated: HMS records the dose as free text only (dosageInstruction.text). Medications are never sent as references to Medication resources. reasonCode/reasonReference and the medication adherence extension (Additional USCDI) are not populated.",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "MedicationRequest",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-medicationrequest",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "MedicationRequest",
+        "path": "MedicationRequest",
+        "short": "Prescription line from HMS",
+        "constraint": [
+          {
+            "key": "fgw-mr-1",
+            "severity": "error",
+            "human": "category is outpatient or inpatient",
+            "expression": "category.coding.where(system = 'http://terminology.hl7.org/CodeSystem/medicationrequest-category' and (code = 'outpatient' or code = 'inpatient')).exists()"
+          }
+        ]
+      },
+      {
+        "id": "MedicationRequest.status",
+        "path": "MedicationRequest.status",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.intent",
+        "path": "MedicationRequest.intent",
+        "min": 1,
+        "mustSupport": true,
+        "fixedCode": "order"
+      },
+      {
+        "id": "MedicationRequest.category",
+        "path": "MedicationRequest.category",
+        "min": 1,
+        "max": "1",
+        "mustSupport": true,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
+            }
+          ]
+        },
+        "binding": {
+          "strength": "required",
+          "valueSet": "http://hl7.org/fhir/ValueSet/medicationrequest-category"
+        },
+        "short": "outpatient | inpatient"
+      },
+      {
+        "id": "MedicationRequest.reported[x]",
+        "path": "MedicationRequest.reported[x]",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "boolean"
+          }
+        ],
+        "fixedBoolean": false
+      },
+      {
+        "id": "MedicationRequest.medication[x]",
+        "path": "MedicationRequest.medication[x]",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "CodeableConcept"
+          }
+        ]
+      },
+      {
+        "id": "MedicationRequest.medication[x].coding",
+        "path": "MedicationRequest.medication[x].coding",
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.medication[x].coding.system",
+        "path": "MedicationRequest.medication[x].coding.system",
+        "min": 1,
+        "fixedUri": "http://www.nlm.nih.gov/research/umls/rxnorm"
+      },
+      {
+        "id": "MedicationRequest.medication[x].coding.code",
+        "path": "MedicationRequest.medication[x].coding.code",
+        "min": 1
+      },
+      {
+        "id": "MedicationRequest.medication[x].text",
+        "path": "MedicationRequest.medication[x].text",
+        "min": 1,
+        "mustSupport": true,
+        "short": "Drug name as in HMS"
+      },
+      {
+        "id": "MedicationRequest.subject",
+        "path": "MedicationRequest.subject",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-patient"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "MedicationRequest.encounter",
+        "path": "MedicationRequest.encounter",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-encounter"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "MedicationRequest.authoredOn",
+        "path": "MedicationRequest.authoredOn",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.requester",
+        "path": "MedicationRequest.requester",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-practitioner"
+            ]
+          }
+        ]
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction",
+        "path": "MedicationRequest.dosageInstruction",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.text",
+        "path": "MedicationRequest.dosageInstruction.text",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.timing",
+        "path": "MedicationRequest.dosageInstruction.timing",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.timing.repeat",
+        "path": "MedicationRequest.dosageInstruction.timing.repeat",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.timing.repeat.frequency",
+        "path": "MedicationRequest.dosageInstruction.timing.repeat.frequency",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.timing.repeat.period",
+        "path": "MedicationRequest.dosageInstruction.timing.repeat.period",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.timing.repeat.periodUnit",
+        "path": "MedicationRequest.dosageInstruction.timing.repeat.periodUnit",
+        "min": 1,
+        "mustSupport": true,
+        "fixedCode": "d"
+      },
+      {
+        "id": "MedicationRequest.dosageInstruction.route",
+        "path": "MedicationRequest.dosageInstruction.route",
+        "mustSupport": true,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://snomed.info/sct"
+            }
+          ]
+        }
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest",
+        "path": "MedicationRequest.dispenseRequest",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.numberOfRepeatsAllowed",
+        "path": "MedicationRequest.dispenseRequest.numberOfRepeatsAllowed",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.quantity",
+        "path": "MedicationRequest.dispenseRequest.quantity",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.expectedSupplyDuration",
+        "path": "MedicationRequest.dispenseRequest.expectedSupplyDuration",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.expectedSupplyDuration.value",
+        "path": "MedicationRequest.dispenseRequest.expectedSupplyDuration.value",
+        "min": 1
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.expectedSupplyDuration.system",
+        "path": "MedicationRequest.dispenseRequest.expectedSupplyDuration.system",
+        "min": 1,
+        "fixedUri": "http://unitsofmeasure.org"
+      },
+      {
+        "id": "MedicationRequest.dispenseRequest.expectedSupplyDuration.code",
+        "path": "MedicationRequest.dispenseRequest.expectedSupplyDuration.code",
+        "min": 1,
+        "fixedCode": "d"
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-observation-lab.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-observation-lab",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-observation-lab",
+  "version": "0.2.0",
+  "name": "FHIRGatewayObservationLab",
+  "title": "Laboratory result Observation accepted by fhir-gateway",
+  "status": "active",
+  "date": "2026-11-25",
+  "publisher": "fhir-gateway",
+  "description": "The constraints the gateway enforces on Observations that partner labs post for tenants with the us-core profile set, written from US Core 9 Observation Lab (us-core-observation-lab, based on us-core-observation-clinical-result) and the R4 Observation definition. A violation is answered with 422 and an OperationOutcome naming each element. Enforced: status (required binding), at least one category coded laboratory (the us-core slice, read as 'at least one repetition matches the pattern'), code, subject as a Patient of the tenant. Not enforced: extensible bindings (LOINC for code), mustSupport (never an error), and the FHIRPath invariants us-core-1 (effective at least to the day) and us-core-2/3, which need a FHIRPath engine the gateway does not have.",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "Observation",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "Observation",
+        "path": "Observation"
+      },
+      {
+        "id": "Observation.status",
+        "path": "Observation.status",
+        "min": 1,
+        "binding": {
+          "extension": [
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "registered"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "preliminary"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "final"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "amended"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "corrected"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "cancelled"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "entered-in-error"
+            },
+            {
+              "url": "https://fhir-gateway.dev/StructureDefinition/binding-codes",
+              "valueCode": "unknown"
+            }
+          ],
+          "strength": "required",
+          "valueSet": "http://hl7.org/fhir/ValueSet/observation-status|4.0.1"
+        }
+      },
+      {
+        "id": "Observation.category",
+        "path": "Observation.category",
+        "min": 1,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+              "code": "laboratory"
+            }
+          ]
+        },
+        "comment": "At least one category must carry this coding (the US Core 'us-core' slice)."
+      },
+      {
+        "id": "Observation.code",
+        "path": "Observation.code",
+        "min": 1
+      },
+      {
+        "id": "Observation.subject",
+        "path": "Observation.subject",
+        "min": 1,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+            ]
+          }
+        ]
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-organization.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-organization",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-organization",
+  "version": "0.1.0",
+  "name": "FhirGatewayOrganization",
+  "title": "FHIR Gateway Organization",
+  "status": "active",
+  "experimental": false,
+  "date": "2026-03-01",
+  "publisher": "fhir-gateway",
+  "description": "Organization (the tenant's hospital) as emitted by the FHIR gateway; derived from US Core Organization. Always populated: identifier (system `urn:hms:<tenant>:hospital`), active, name. telecom and address are given when HMS has them.\n\nDeviations forced by HMS data: HMS hospitals are not US organizations, so the NPI identifier slice (mustSupport in US Core) and the CLIA/NAIC slices are never populated.",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "Organization",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-organization",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "Organization",
+        "path": "Organization",
+        "short": "The tenant's hospital",
+        "constraint": [
+          {
+            "key": "fgw-org-1",
+            "severity": "error",
+            "human": "A hospital identifier (system urn:hms:<tenant>:hospital) is present",
+            "expression": "identifier.where(system.matches('^urn:hms:[^:]+:hospital$')).exists()"
+          }
+        ]
+      },
+      {
+        "id": "Organization.identifier",
+        "path": "Organization.identifier",
+        "min": 1,
+        "mustSupport": true,
+        "short": "HMS hospital id",
+        "comment": "system `urn:hms:<tenant>:hospital`. `<tenant>` is the gateway tenant id; the system is tenant-scoped, so it is stated as an invariant rather than a fixed value."
+      },
+      {
+        "id": "Organization.identifier.system",
+        "path": "Organization.identifier.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.identifier.value",
+        "path": "Organization.identifier.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.active",
+        "path": "Organization.active",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.name",
+        "path": "Organization.name",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.telecom",
+        "path": "Organization.telecom",
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.telecom.system",
+        "path": "Organization.telecom.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.telecom.value",
+        "path": "Organization.telecom.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Organization.address",
+        "path": "Organization.address",
+        "mustSupport": true
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-patient.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-patient",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-patient",
+  "version": "0.1.0",
+  "name": "FhirGatewayPatient",
+  "title": "FHIR Gateway Patient",
+  "status": "active",
+  "experimental": false,
+  "date": "2026-03-01",
+  "publisher": "fhir-gateway",
+  "description": "Patient as emitted by the tenant-scoped FHIR gateway from HMS patient records; derived from US Core Patient. Always populated: identifier (the HMS MRN, system `urn:hms:<tenant>:mrn`, type MR), active, one official name with family (and given when HMS has it), gender, birthDate, managingOrganization (the tenant's hospital). deceasedDateTime is given when the patient has died (never deceasedBoolean). telecom (phone, email) and address are given when HMS has them.\n\nDeviations forced by HMS data: the race, ethnicity, tribal affiliation and sex (us-core-individual-sex; birth sex in earlier US Core versions) extensions are never populated because HMS records no such data. US Core 9 lists them as Additional USCDI requirements (mustSupport false), so their absence does not break conformance. communication (language) is not populated.",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "Patient",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "Patient",
+        "path": "Patient",
+        "short": "Patient from HMS",
+        "constraint": [
+          {
+            "key": "fgw-pat-1",
+            "severity": "error",
+            "human": "An MRN identifier (system urn:hms:<tenant>:mrn, type MR) is present",
+            "expression": "identifier.where(system.matches('^urn:hms:[^:]+:mrn$') and type.coding.where(system = 'http://terminology.hl7.org/CodeSystem/v2-0203' and code = 'MR').exists()).exists()"
+          },
+          {
+            "key": "fgw-pat-2",
+            "severity": "error",
+            "human": "telecom is phone or email only",
+            "expression": "telecom.all(system = 'phone' or system = 'email')"
+          }
+        ]
+      },
+      {
+        "id": "Patient.identifier",
+        "path": "Patient.identifier",
+        "min": 1,
+        "mustSupport": true,
+        "short": "HMS medical record number (MRN)",
+        "comment": "system `urn:hms:<tenant>:mrn`. `<tenant>` is the gateway tenant id; the system is tenant-scoped, so it is stated as an invariant rather than a fixed value."
+      },
+      {
+        "id": "Patient.identifier.type",
+        "path": "Patient.identifier.type",
+        "min": 1,
+        "mustSupport": true,
+        "patternCodeableConcept": {
+          "coding": [
+            {
+              "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+              "code": "MR"
+            }
+          ]
+        }
+      },
+      {
+        "id": "Patient.identifier.system",
+        "path": "Patient.identifier.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.identifier.value",
+        "path": "Patient.identifier.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.active",
+        "path": "Patient.active",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.name",
+        "path": "Patient.name",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.name.use",
+        "path": "Patient.name.use",
+        "min": 1,
+        "mustSupport": true,
+        "fixedCode": "official"
+      },
+      {
+        "id": "Patient.name.family",
+        "path": "Patient.name.family",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.name.given",
+        "path": "Patient.name.given",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.telecom",
+        "path": "Patient.telecom",
+        "mustSupport": true,
+        "short": "Phone and e-mail, when HMS has them"
+      },
+      {
+        "id": "Patient.telecom.system",
+        "path": "Patient.telecom.system",
+        "min": 1,
+        "mustSupport": true,
+        "short": "phone | email"
+      },
+      {
+        "id": "Patient.telecom.value",
+        "path": "Patient.telecom.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.gender",
+        "path": "Patient.gender",
+        "min": 1,
+        "mustSupport": true,
+        "binding": {
+          "strength": "required",
+          "valueSet": "http://hl7.org/fhir/ValueSet/administrative-gender|4.0.1"
+        }
+      },
+      {
+        "id": "Patient.birthDate",
+        "path": "Patient.birthDate",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.deceased[x]",
+        "path": "Patient.deceased[x]",
+        "type": [
+          {
+            "code": "dateTime"
+          }
+        ],
+        "mustSupport": true,
+        "short": "Date/time of death; absent while alive (deceasedBoolean is never sent)"
+      },
+      {
+        "id": "Patient.address",
+        "path": "Patient.address",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.address.line",
+        "path": "Patient.address.line",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.address.city",
+        "path": "Patient.address.city",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.address.state",
+        "path": "Patient.address.state",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.address.postalCode",
+        "path": "Patient.address.postalCode",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.address.country",
+        "path": "Patient.address.country",
+        "mustSupport": true
+      },
+      {
+        "id": "Patient.managingOrganization",
+        "path": "Patient.managingOrganization",
+        "min": 1,
+        "mustSupport": true,
+        "type": [
+          {
+            "code": "Reference",
+            "targetProfile": [
+              "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-organization"
+            ]
+          }
+        ],
+        "short": "The tenant's hospital"
+      }
+    ]
+  }
+}
+"""#,
+        "StructureDefinition-fhir-gateway-practitioner.json": #"""
+{
+  "resourceType": "StructureDefinition",
+  "id": "fhir-gateway-practitioner",
+  "url": "https://fhir-gateway.dev/StructureDefinition/fhir-gateway-practitioner",
+  "version": "0.1.0",
+  "name": "FhirGatewayPractitioner",
+  "title": "FHIR Gateway Practitioner",
+  "status": "active",
+  "experimental": false,
+  "date": "2026-03-01",
+  "publisher": "fhir-gateway",
+  "description": "Practitioner as emitted by the FHIR gateway from HMS doctor records; derived from US Core Practitioner. Always populated: identifier (the registration number, system `urn:hms:<tenant>:practitioner-registration`), active, name (family, given, prefix `Dr`). telecom, gender and qualification (code.text = specialisation, issuer.display = registration council) are given when HMS has them.\n\nDeviations forced by HMS data: HMS practitioners are not US providers, so the NPI identifier slice (mustSupport in US Core) is never populated; the registration number is carried in the generic identifier instead. address (mustSupport) is not populated: HMS has no practitioner addresses.",
+  "fhirVersion": "4.0.1",
+  "kind": "resource",
+  "abstract": false,
+  "type": "Practitioner",
+  "baseDefinition": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-practitioner",
+  "derivation": "constraint",
+  "differential": {
+    "element": [
+      {
+        "id": "Practitioner",
+        "path": "Practitioner",
+        "short": "Practitioner (doctor) from HMS",
+        "constraint": [
+          {
+            "key": "fgw-prac-1",
+            "severity": "error",
+            "human": "A registration-number identifier (system urn:hms:<tenant>:practitioner-registration) is present",
+            "expression": "identifier.where(system.matches('^urn:hms:[^:]+:practitioner-registration$')).exists()"
+          }
+        ]
+      },
+      {
+        "id": "Practitioner.identifier",
+        "path": "Practitioner.identifier",
+        "min": 1,
+        "mustSupport": true,
+        "short": "HMS registration number",
+        "comment": "system `urn:hms:<tenant>:practitioner-registration`. `<tenant>` is the gateway tenant id; the system is tenant-scoped, so it is stated as an invariant rather than a fixed value."
+      },
+      {
+        "id": "Practitioner.identifier.system",
+        "path": "Practitioner.identifier.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.identifier.value",
+        "path": "Practitioner.identifier.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.active",
+        "path": "Practitioner.active",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.name",
+        "path": "Practitioner.name",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.name.family",
+        "path": "Practitioner.name.family",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.name.given",
+        "path": "Practitioner.name.given",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.name.prefix",
+        "path": "Practitioner.name.prefix",
+        "mustSupport": true,
+        "short": "`Dr`"
+      },
+      {
+        "id": "Practitioner.telecom",
+        "path": "Practitioner.telecom",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.telecom.system",
+        "path": "Practitioner.telecom.system",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.telecom.value",
+        "path": "Practitioner.telecom.value",
+        "min": 1,
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.gender",
+        "path": "Practitioner.gender",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.qualification",
+        "path": "Practitioner.qualification",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.qualification.code",
+        "path": "Practitioner.qualification.code",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.qualification.code.text",
+        "path": "Practitioner.qualification.code.text",
+        "min": 1,
+        "mustSupport": true,
+        "short": "Specialisation"
+      },
+      {
+        "id": "Practitioner.qualification.issuer",
+        "path": "Practitioner.qualification.issuer",
+        "mustSupport": true
+      },
+      {
+        "id": "Practitioner.qualification.issuer.display",
+        "path": "Practitioner.qualification.issuer.display",
+        "min": 1,
+        "mustSupport": true,
+        "short": "Registration council"
+      }
+    ]
+  }
+}
+"""#,
     ]
 }

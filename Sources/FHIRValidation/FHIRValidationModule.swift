@@ -1,2 +1,0 @@
-/// Placeholder until the structural validator lands.
-enum FHIRValidationModule {}

@@ -1,0 +1,139 @@
+import FHIRModels
+import FHIRSearch
+import GatewayAuth
+import HMSMapping
+
+/// Writes and history of posted resources (lab Observations and DiagnosticReports), always inside
+/// the caller's tenant, each in one transaction: nothing partial is ever stored.
+extension HMSRepository {
+    /// A version to store: the exact JSON to keep, with `id` and `meta` already set by the gateway.
+    public struct StoredVersion: Sendable {
+        public var resourceType: String
+        public var id: String
+        public var versionID: Int
+        public var lastUpdated: Int64
+        public var body: String
+        public var index: SearchIndex
+
+        public init(resourceType: String, id: String, versionID: Int, lastUpdated: Int64, body: String, index: SearchIndex) {
+            self.resourceType = resourceType
+            self.id = id
+            self.versionID = versionID
+            self.lastUpdated = lastUpdated
+            self.body = body
+            self.index = index
+        }
+    }
+
+    public enum CreateOutcome: Sendable {
+        case created
+        /// `If-None-Exist` matched exactly one resource: nothing was created.
+        case existing(HMSRow)
+        /// `If-None-Exist` matched several resources.
+        case ambiguous(Int)
+    }
+
+    public enum UpdateOutcome: Sendable {
+        case updated
+        case notFound
+        /// `If-Match` named another version than the current one.
+        case versionConflict(current: Int)
+    }
+
+    /// Creates `version`, or with `ifNoneExist` returns the single existing match instead. Creates
+    /// with the same criteria are serialised, so concurrent retries create exactly one resource.
+    public func create(_ version: StoredVersion, ifNoneExist: SearchRequest?, scope: TenantScope) async throws -> CreateOutcome {
+        guard let table = HMSResourceTable.for(version.resourceType), table.storage == .stored else { throw StoreError("not a stored type") }
+        let lockKey = ifNoneExist.map { request in
+            "\(scope.tenantID)|\(version.resourceType)|" + request.appliedParameters.filter { $0.0 != "_count" }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        }
+        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKey: lockKey) { transaction in
+            if var request = ifNoneExist {
+                request.count = 2
+                request.sort = []
+                let matches = try await transaction.query(HMSQueryBuilder(table: table, scope: scope).search(request, after: nil, limit: 2),
+                                                          columns: table.columns)
+                if matches.count == 1 { return .existing(matches[0]) }
+                if matches.count > 1 {
+                    let total = try await transaction.query(HMSQueryBuilder(table: table, scope: scope).count(request), columns: [HMSColumn("total", .integer)])
+                    return .ambiguous(Int(total.first?.integer("total") ?? 2))
+                }
+            }
+            try await Self.writeCurrent(version, replacing: false, transaction: transaction, scope: scope)
+            return .created
+        }
+    }
+
+    /// Stores `version` as the next version of an existing resource.
+    public func update(_ version: StoredVersion, ifMatch: Int?, scope: TenantScope) async throws -> UpdateOutcome {
+        guard let table = HMSResourceTable.for(version.resourceType), table.storage == .stored,
+              let read = HMSQueryBuilder(table: table, scope: scope).read(id: version.id) else { return .notFound }
+        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKey: "\(scope.tenantID)|\(version.resourceType)/\(version.id)") { transaction in
+            guard let current = try await transaction.query(read, columns: table.columns).first,
+                  let currentVersion = current.integer("version_id") else { return .notFound }
+            if let ifMatch, ifMatch != Int(currentVersion) { return .versionConflict(current: Int(currentVersion)) }
+            guard version.versionID == Int(currentVersion) + 1 else { return .versionConflict(current: Int(currentVersion)) }
+            try await transaction.execute(SQLStatement("DELETE FROM stored_resource_tokens WHERE tenant_id = ? AND resource_type = ? AND id = ?",
+                                                       [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id)]))
+            try await Self.writeCurrent(version, replacing: true, transaction: transaction, scope: scope)
+            return .updated
+        }
+    }
+
+    /// Writes the current row (insert, or update in place: the gateway role may not delete it),
+    /// appends the version, and indexes its tokens.
+    static func writeCurrent(_ version: StoredVersion, replacing: Bool, transaction: any DatabaseTransaction, scope: TenantScope) async throws {
+        let index = version.index
+        let updated = SQLBind.timestamp(CivilTime.isoInstant(epochSeconds: version.lastUpdated))
+        func time(_ seconds: Int64?) -> SQLBind { seconds.map { .timestamp(CivilTime.isoInstant(epochSeconds: $0)) } ?? .null }
+        let values: [SQLBind] = [
+            .integer(Int64(version.versionID)), updated, .text(version.body),
+            index.patientID.flatMap(HMSIdentifier.normalizedUUID).map(SQLBind.uuid) ?? .null,
+            index.status.map(SQLBind.text) ?? .null, time(index.effectiveStart), time(index.effectiveEnd),
+            index.valueQuantity.map(SQLBind.decimal) ?? .null, index.valueSystem.map(SQLBind.text) ?? .null,
+            index.valueCode.map(SQLBind.text) ?? .null,
+        ]
+        let key: [SQLBind] = [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id)]
+        if replacing {
+            try await transaction.execute(SQLStatement(
+                """
+                UPDATE stored_resources SET version_id = ?, last_updated = ?, body = ?, patient_id = ?, status = ?, effective_start = ?,
+                  effective_end = ?, value_quantity = ?, value_system = ?, value_code = ? WHERE tenant_id = ? AND resource_type = ? AND id = ?
+                """, values + key))
+        } else {
+            try await transaction.execute(SQLStatement(
+                """
+                INSERT INTO stored_resources (version_id, last_updated, body, patient_id, status, effective_start, effective_end,
+                  value_quantity, value_system, value_code, tenant_id, resource_type, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, values + key))
+        }
+        try await transaction.execute(SQLStatement(
+            "INSERT INTO stored_resource_versions (tenant_id, resource_type, id, version_id, last_updated, body) VALUES (?, ?, ?, ?, ?, ?)",
+            [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .integer(Int64(version.versionID)), updated, .text(version.body)]))
+        for token in index.tokens {
+            try await transaction.execute(SQLStatement(
+                "INSERT INTO stored_resource_tokens (tenant_id, resource_type, id, parameter, system, code) VALUES (?, ?, ?, ?, ?, ?)",
+                [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .text(token.parameter), .text(token.system), .text(token.code)]))
+        }
+    }
+
+    static let versionColumns = [HMSColumn("id", .uuid), HMSColumn("version_id", .integer), HMSColumn("last_updated", .timestamp), HMSColumn("body", .text)]
+
+    /// Every version of a stored resource, newest first (empty when it is not this tenant's).
+    public func history(_ resourceType: String, id: String, scope: TenantScope) async throws -> [HMSRow] {
+        guard let uuid = HMSIdentifier.normalizedUUID(id) else { return [] }
+        let statement = SQLStatement(
+            "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? ORDER BY t.version_id DESC LIMIT 1000",
+            [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
+        return try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID)
+    }
+
+    /// One version of a stored resource.
+    public func version(_ resourceType: String, id: String, versionID: Int, scope: TenantScope) async throws -> HMSRow? {
+        guard let uuid = HMSIdentifier.normalizedUUID(id) else { return nil }
+        let statement = SQLStatement(
+            "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? AND t.version_id = ?",
+            [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid), .integer(Int64(versionID))])
+        return try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID).first
+    }
+}
