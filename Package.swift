@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "FHIRValidationTests", dependencies: ["FHIRValidation", "FHIRModels"]),
+        .testTarget(name: "FHIRValidationTests", dependencies: ["FHIRValidation", "FHIRModels"], exclude: ["Fixtures"]),
         .testTarget(name: "GatewayTests", dependencies: [
             "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "FHIRModels", "FHIRSearch", "HMSMapping",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

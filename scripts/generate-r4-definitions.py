@@ -16,7 +16,6 @@ Output is deterministic; run `python3 scripts/generate-r4-definitions.py` after 
 import glob
 import json
 import os
-import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
