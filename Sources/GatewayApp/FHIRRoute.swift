@@ -48,6 +48,9 @@ enum FHIRInteraction: Equatable {
     case create(type: String)
     case update(type: String, id: String)
     case history(type: String, id: String)
+    case validate(type: String)
+    /// `POST /<tenant>/r4` with a transaction or batch Bundle.
+    case bundle
     case unsupported(type: String?, name: String)
 
     var name: String {
@@ -60,22 +63,24 @@ enum FHIRInteraction: Equatable {
         case .create: "create"
         case .update: "update"
         case .history: "history-instance"
+        case .validate: "$validate"
+        case .bundle: "transaction"
         case .unsupported(_, let name): name
         }
     }
 
     var resourceType: String? {
         switch self {
-        case .read(let type, _), .vread(let type, _, _), .search(let type), .create(let type), .update(let type, _), .history(let type, _): type
+        case .read(let type, _), .vread(let type, _, _), .search(let type), .create(let type), .update(let type, _), .history(let type, _), .validate(let type): type
         case .unsupported(let type, _): type
-        case .capabilities, .smartConfiguration: nil
+        case .capabilities, .smartConfiguration, .bundle: nil
         }
     }
 
     static func parse(method: String, rest: [String]) -> FHIRInteraction? {
         let reading = method == "GET" || method == "HEAD"
         switch rest.count {
-        case 0: return .unsupported(type: nil, name: method == "POST" ? "transaction" : "base")
+        case 0: return method == "POST" ? .bundle : .unsupported(type: nil, name: "base")
         case 1:
             if rest[0] == "metadata" { return reading ? .capabilities : .unsupported(type: nil, name: "capabilities") }
             if reading { return .search(type: rest[0]) }
@@ -84,6 +89,7 @@ enum FHIRInteraction: Equatable {
         case 2:
             if rest == [".well-known", "smart-configuration"] { return reading ? .smartConfiguration : .unsupported(type: nil, name: "smart-configuration") }
             if rest[1] == "_search" { return method == "POST" ? .search(type: rest[0]) : .unsupported(type: rest[0], name: "search-type") }
+            if rest[1] == "$validate" { return method == "POST" ? .validate(type: rest[0]) : .unsupported(type: rest[0], name: "$validate") }
             if reading { return .read(type: rest[0], id: rest[1]) }
             if method == "PUT" { return .update(type: rest[0], id: rest[1]) }
             return .unsupported(type: rest[0], name: method == "DELETE" ? "delete" : method.lowercased())

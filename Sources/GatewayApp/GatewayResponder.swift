@@ -107,6 +107,12 @@ struct GatewayResponder: HTTPResponder {
             record.authFailure = failure.reason
             throw failure.fhirError
         }
+        if interaction == .bundle {
+            let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope))
+            let (response, count) = try await controller.handle(request: request, contentType: contentType)
+            record.resultCount = count
+            return response
+        }
         guard let type = interaction.resourceType else {
             throw FHIRError(status: 405, code: .notSupported, "this interaction is not supported")
         }
@@ -143,6 +149,13 @@ struct GatewayResponder: HTTPResponder {
             }
             try require(policy.decide(.create, resourceType: type))
             return try await controller.create(type: type, request: request, contentType: contentType)
+        case .validate:
+            guard TenantConfiguration.writableResourceTypes.contains(type) else {
+                throw FHIRError(status: 405, code: .notSupported, "$validate is offered for the types partners write")
+            }
+            try require(policy.decide(.create, resourceType: type))
+            return try await WriteController(services: services, tenant: tenant, scope: scope)
+                .validateOnly(type: type, request: request, contentType: contentType)
         case .history(_, let id):
             try require(policy.decide(.read, resourceType: type))
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
@@ -154,7 +167,7 @@ struct GatewayResponder: HTTPResponder {
             return response
         case .unsupported(_, let name):
             throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type)")
-        case .capabilities, .smartConfiguration:
+        case .capabilities, .smartConfiguration, .bundle:
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
     }

@@ -119,6 +119,23 @@ struct WriteController {
         }
     }
 
+    /// `$validate`: the outcome a create would give, without storing anything. The body is the
+    /// resource, or a Parameters resource with a `resource` parameter.
+    func validateOnly(type: String, request: Request, contentType: String) async throws -> Response {
+        var (resource, _) = try await ResourceBody.read(request)
+        if resource["resourceType"]?.stringValue == "Parameters" {
+            guard let inner = (resource["parameter"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == "resource" })?["resource"] else {
+                throw FHIRError.badRequest("the Parameters resource has no 'resource' parameter", code: .required, expression: ["Parameters.parameter"])
+            }
+            resource = inner
+        }
+        let issues = try await validate(resource, type: type, id: nil)
+        if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
+        return FHIRResponse.json(OperationOutcome.resource([OutcomeIssue(severity: .information, code: .informational,
+                                                                          diagnostics: "the \(type) is valid for this tenant; nothing was stored")]),
+                                 contentType: contentType)
+    }
+
     func update(type: String, id: String, request: Request, contentType: String) async throws -> Response {
         let (resource, _) = try await ResourceBody.read(request)
         guard let bodyID = resource["id"]?.stringValue else {

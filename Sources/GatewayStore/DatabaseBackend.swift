@@ -12,8 +12,8 @@ protocol DatabaseBackend: Sendable {
     /// Inserts or updates tenant registry rows (no tenant scope: the registry holds no PHI).
     func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws
     /// Runs `body` in one transaction scoped to `tenantID`. `lockKey` serialises writers that
-    /// must not race (conditional creates with the same criteria); the lock ends with the transaction.
-    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+    /// must not race (conditional creates with the same criteria); the locks end with the transaction.
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T
     func isReachable() async -> Bool
     /// Runs until cancelled (connection pools that need a run loop), then closes.

@@ -40,43 +40,78 @@ extension HMSRepository {
         case versionConflict(current: Int)
     }
 
+    /// The writes of one request (or one transaction Bundle) inside a single database transaction.
+    public struct StoredTransaction: Sendable {
+        let transaction: any DatabaseTransaction
+        let scope: TenantScope
+
+        /// Up to two resources matching `request` (conditional create), seen from inside the transaction.
+        public func matches(_ request: SearchRequest) async throws -> [HMSRow] {
+            guard let table = HMSResourceTable.for(request.resourceType), table.storage == .stored else { return [] }
+            var request = request
+            request.count = 2
+            request.sort = []
+            return try await transaction.query(HMSQueryBuilder(table: table, scope: scope).search(request, after: nil, limit: 2), columns: table.columns)
+        }
+
+        /// The current version number of a stored resource of the tenant, if it exists.
+        public func currentVersion(_ resourceType: String, id: String) async throws -> Int? {
+            guard let table = HMSResourceTable.for(resourceType), table.storage == .stored,
+                  let read = HMSQueryBuilder(table: table, scope: scope).read(id: id) else { return nil }
+            return try await transaction.query(read, columns: table.columns).first?.integer("version_id").map(Int.init)
+        }
+
+        public func insert(_ version: StoredVersion) async throws {
+            try await HMSRepository.writeCurrent(version, replacing: false, transaction: transaction, scope: scope)
+        }
+
+        /// Replaces the current version; `ifMatch` nil means "the version just before `version`".
+        public func update(_ version: StoredVersion, ifMatch: Int?) async throws -> UpdateOutcome {
+            guard let table = HMSResourceTable.for(version.resourceType), table.storage == .stored,
+                  let read = HMSQueryBuilder(table: table, scope: scope).read(id: version.id),
+                  let current = try await transaction.query(read, columns: table.columns).first,
+                  let currentVersion = current.integer("version_id").map(Int.init) else { return .notFound }
+            if let ifMatch, ifMatch != currentVersion { return .versionConflict(current: currentVersion) }
+            guard version.versionID == currentVersion + 1 else { return .versionConflict(current: currentVersion) }
+            try await transaction.execute(SQLStatement("DELETE FROM stored_resource_tokens WHERE tenant_id = ? AND resource_type = ? AND id = ?",
+                                                       [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id)]))
+            try await HMSRepository.writeCurrent(version, replacing: true, transaction: transaction, scope: scope)
+            return .updated
+        }
+    }
+
+    /// The lock that serialises conditional creates with the same criteria in a tenant.
+    public static func conditionalLockKey(_ request: SearchRequest, scope: TenantScope) -> String {
+        "\(scope.tenantID)|\(request.resourceType)|" + request.appliedParameters.filter { $0.0 != "_count" }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// Runs `body` in one write transaction of the tenant; an error rolls everything back.
+    public func withStoredTransaction<T: Sendable>(scope: TenantScope, lockKeys: [String],
+                                                   _ body: @Sendable (StoredTransaction) async throws -> T) async throws -> T {
+        try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKeys: lockKeys) { transaction in
+            try await body(StoredTransaction(transaction: transaction, scope: scope))
+        }
+    }
+
     /// Creates `version`, or with `ifNoneExist` returns the single existing match instead. Creates
     /// with the same criteria are serialised, so concurrent retries create exactly one resource.
     public func create(_ version: StoredVersion, ifNoneExist: SearchRequest?, scope: TenantScope) async throws -> CreateOutcome {
-        guard let table = HMSResourceTable.for(version.resourceType), table.storage == .stored else { throw StoreError("not a stored type") }
-        let lockKey = ifNoneExist.map { request in
-            "\(scope.tenantID)|\(version.resourceType)|" + request.appliedParameters.filter { $0.0 != "_count" }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
-        }
-        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKey: lockKey) { transaction in
-            if var request = ifNoneExist {
-                request.count = 2
-                request.sort = []
-                let matches = try await transaction.query(HMSQueryBuilder(table: table, scope: scope).search(request, after: nil, limit: 2),
-                                                          columns: table.columns)
+        let keys = ifNoneExist.map { [Self.conditionalLockKey($0, scope: scope)] } ?? []
+        return try await withStoredTransaction(scope: scope, lockKeys: keys) { transaction in
+            if let ifNoneExist {
+                let matches = try await transaction.matches(ifNoneExist)
                 if matches.count == 1 { return .existing(matches[0]) }
-                if matches.count > 1 {
-                    let total = try await transaction.query(HMSQueryBuilder(table: table, scope: scope).count(request), columns: [HMSColumn("total", .integer)])
-                    return .ambiguous(Int(total.first?.integer("total") ?? 2))
-                }
+                if matches.count > 1 { return .ambiguous(matches.count) }
             }
-            try await Self.writeCurrent(version, replacing: false, transaction: transaction, scope: scope)
+            try await transaction.insert(version)
             return .created
         }
     }
 
     /// Stores `version` as the next version of an existing resource.
     public func update(_ version: StoredVersion, ifMatch: Int?, scope: TenantScope) async throws -> UpdateOutcome {
-        guard let table = HMSResourceTable.for(version.resourceType), table.storage == .stored,
-              let read = HMSQueryBuilder(table: table, scope: scope).read(id: version.id) else { return .notFound }
-        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKey: "\(scope.tenantID)|\(version.resourceType)/\(version.id)") { transaction in
-            guard let current = try await transaction.query(read, columns: table.columns).first,
-                  let currentVersion = current.integer("version_id") else { return .notFound }
-            if let ifMatch, ifMatch != Int(currentVersion) { return .versionConflict(current: Int(currentVersion)) }
-            guard version.versionID == Int(currentVersion) + 1 else { return .versionConflict(current: Int(currentVersion)) }
-            try await transaction.execute(SQLStatement("DELETE FROM stored_resource_tokens WHERE tenant_id = ? AND resource_type = ? AND id = ?",
-                                                       [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id)]))
-            try await Self.writeCurrent(version, replacing: true, transaction: transaction, scope: scope)
-            return .updated
+        try await withStoredTransaction(scope: scope, lockKeys: ["\(scope.tenantID)|\(version.resourceType)/\(version.id)"]) { transaction in
+            try await transaction.update(version, ifMatch: ifMatch)
         }
     }
 

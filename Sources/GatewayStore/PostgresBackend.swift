@@ -176,12 +176,12 @@ final class PostgresBackend: DatabaseBackend {
         }
     }
 
-    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-            if let lockKey {
+            for lockKey in lockKeys.sorted() {
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
             }
             return try await body(Transaction(connection: connection, logger: logger))

@@ -149,7 +149,7 @@ final class SQLiteBackend: DatabaseBackend {
         }
     }
 
-    func withWriteTransaction<T: Sendable>(tenantID: String, lockKey: String?,
+    func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
         let writer = self.writer
         return try await writeLock.withLock {
