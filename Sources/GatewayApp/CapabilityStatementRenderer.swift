@@ -52,6 +52,9 @@ struct CapabilityStatementRenderer: Sendable {
         switch value {
         case .string("{{rest.resource}}"):
             return .array(tenant.resourceTypes.map { resourceEntry($0, tenant: tenant) })
+        case .string("{{rest.interaction}}"):
+            let writes = tenant.resourceTypes.contains { TenantConfiguration.writableResourceTypes.contains($0) }
+            return .array((writes ? ["transaction", "batch"] : []).map { .object(["code": .string($0)]) })
         case .string(let text):
             guard text.contains("{{") else { return value }
             var result = text
@@ -61,7 +64,11 @@ struct CapabilityStatementRenderer: Sendable {
             return .array(items.map { substitute($0, values: values, tenant: tenant) })
         case .object(let object):
             var rebuilt = JSONObject()
-            for member in object.members { rebuilt.append(member.key, substitute(member.value, values: values, tenant: tenant)) }
+            for member in object.members {
+                let value = substitute(member.value, values: values, tenant: tenant)
+                if value == .array([]) { continue }  // FHIR JSON has no empty arrays
+                rebuilt.append(member.key, value)
+            }
             return .object(rebuilt)
         default:
             return value
@@ -83,6 +90,7 @@ struct CapabilityStatementRenderer: Sendable {
         entry.append("updateCreate", .bool(false))
         if writable { entry.append("conditionalCreate", .bool(true)) }
         entry.append("conditionalRead", "full-support")
+        if writable { entry.append("conditionalUpdate", .bool(false)) }
         let includes = (SearchRegistry.includes[type] ?? []).filter { tenant.resourceTypes.contains($0.target) }
         if !includes.isEmpty { entry.append("searchInclude", .array(includes.map { .string($0.value) })) }
         let revincludes = (SearchRegistry.revincludes[type] ?? []).filter { tenant.resourceTypes.contains($0.source) }
@@ -96,6 +104,10 @@ struct CapabilityStatementRenderer: Sendable {
             item.append("type", parameter.type.rawValue)
             return .object(item)
         }))
+        if writable {
+            entry.append("operation", .array([.object(["name": .string("validate"),
+                                                         "definition": .string("http://hl7.org/fhir/OperationDefinition/Resource-validate")])]))
+        }
         return .object(entry)
     }
 

@@ -35,6 +35,7 @@ struct ConformanceCommand: AsyncParsableCommand {
         let runner = ConformanceRunner(
             publicBase: configuration.server.publicBaseURL,
             tenantClaims: Dictionary(uniqueKeysWithValues: tenants.map { ($0.slug, $0.tenantClaim) }),
+            tenantTypes: Dictionary(uniqueKeysWithValues: tenants.map { ($0.slug, $0.resourceTypes) }),
             send: { method, path, headers, body in
                 var request = URLRequest(url: URL(string: base + path)!)
                 request.httpMethod = method

@@ -20,6 +20,7 @@ import Testing
             let runner = ConformanceRunner(
                 publicBase: TestTenants.publicBase,
                 tenantClaims: Dictionary(uniqueKeysWithValues: fixture.configuration.tenants.map { ($0.slug, $0.tenantClaim) }),
+                tenantTypes: Dictionary(uniqueKeysWithValues: fixture.configuration.tenants.map { ($0.slug, $0.resourceTypes) }),
                 send: { method, path, headers, body in
                     var fields = HTTPFields()
                     for (name, value) in headers { fields.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }

@@ -81,3 +81,37 @@ struct PostgresSecurityTests {
         }
     }
 }
+
+extension PostgresSecurityTests {
+    @Test func storedLabResourcesAreUnderRowLevelSecurityToo() async throws {
+        let fixture = try await GatewayFixture.shared(.postgres)
+        let token = fixture.token("acme", scope: LabWriteTests.writer)
+        try await fixture.withClient { client in
+            let response = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: GatewayFixture.patientID("acme", 50)), token: token)
+            expectStatus(response, 201)
+        }
+        try await Self.withGatewayRole { client in
+            try await client.withConnection { connection in
+                for table in ["stored_resources", "stored_resource_versions", "stored_resource_tokens"] {
+                    let count = try await Self.count(connection, "SELECT count(*) FROM \(table)")
+                    #expect(count == 0, "\(table) without a tenant setting")
+                }
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("DELETE FROM stored_resource_versions", logger: testLogger)
+                }
+            }
+            let acme = HMSSeeder.tenantID(slug: "acme")
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+                let others = try await Self.count(connection, "SELECT count(*) FROM stored_resources WHERE tenant_id <> '\(acme)'")
+                #expect(others == 0)
+                let mine = try await Self.count(connection, "SELECT count(*) FROM stored_resources")
+                #expect(mine > 0)
+                // Writing a row for another tenant is refused by the policy's WITH CHECK.
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("INSERT INTO stored_resource_tokens (tenant_id, resource_type, id, parameter, system, code) VALUES ('\(HMSSeeder.tenantID(slug: "initech"))', 'Observation', gen_random_uuid(), 'code', '', 'x')", logger: testLogger)
+                }
+            }
+        }
+    }
+}

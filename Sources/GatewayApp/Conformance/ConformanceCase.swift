@@ -30,6 +30,8 @@ public struct ConformanceCase: Sendable {
 
     public var file: String
     public var name: String
+    /// Resource types the tenant must serve for the case to apply.
+    public var requiresTypes: [String]
     public var method: String
     public var path: String
     public var token: Token

@@ -33,10 +33,12 @@ public struct ConformanceRunner: Sendable {
     /// Public base URL of the server (scheme, host, port), without the tenant.
     let publicBase: String
     let tenantClaims: [String: String]
+    let tenantTypes: [String: [String]]
 
-    public init(publicBase: String, tenantClaims: [String: String], send: @escaping Send, mint: @escaping Mint) {
+    public init(publicBase: String, tenantClaims: [String: String], tenantTypes: [String: [String]], send: @escaping Send, mint: @escaping Mint) {
         self.publicBase = publicBase
         self.tenantClaims = tenantClaims
+        self.tenantTypes = tenantTypes
         self.send = send
         self.mint = mint
     }
@@ -46,7 +48,7 @@ public struct ConformanceRunner: Sendable {
         values["{patient_id}"] = try await firstPatient(of: tenant)
         values["{other_patient_id}"] = try await firstPatient(of: other)
         var outcomes: [Outcome] = []
-        for item in cases {
+        for item in cases where item.requiresTypes.allSatisfy({ tenantTypes[tenant]?.contains($0) ?? false }) {
             outcomes.append(try await run(item, tenant: tenant, values: values))
         }
         return outcomes

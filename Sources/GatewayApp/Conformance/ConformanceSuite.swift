@@ -52,7 +52,7 @@ public enum ConformanceSuite {
             return nil
         }
         return ConformanceCase(
-            file: file, name: name, method: request["method"]?.stringValue ?? "GET", path: path, token: token, headers: headers,
+            file: file, name: name, requiresTypes: (item["requires_types"]?.arrayValue ?? []).compactMap(\.stringValue), method: request["method"]?.stringValue ?? "GET", path: path, token: token, headers: headers,
             body: request["body"]?.stringValue,
             expect: .init(statuses: statuses, issueCode: expect["issue_code"]?.stringValue, headers: expectedHeaders,
                           resourceType: expect["resource_type"]?.stringValue, bundleType: expect["bundle_type"]?.stringValue,

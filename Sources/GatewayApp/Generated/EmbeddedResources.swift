@@ -29,7 +29,7 @@ enum EmbeddedResources {
   "rest": [
     {
       "mode": "server",
-      "documentation": "Read and search of HMS records mapped to FHIR. Bearer tokens from the tenant's issuer are required for every data interaction; searches page with opaque, signed cursors.",
+      "documentation": "Read and search of HMS records mapped to FHIR; create, update, history and transactions for the lab results partners post. Bearer tokens from the tenant's issuer are required for every data interaction; searches page with opaque, sealed cursors.",
       "security": {
         "extension": [
           {
@@ -55,7 +55,8 @@ enum EmbeddedResources {
         ],
         "description": "Tokens are verified with the keys of {{tenant.name}}'s issuer ({{tenant.issuer}}); the '{{tenant.tenant_claim}}' claim must name this tenant."
       },
-      "resource": "{{rest.resource}}"
+      "resource": "{{rest.resource}}",
+      "interaction": "{{rest.interaction}}"
     }
   ]
 }
