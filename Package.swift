@@ -28,7 +28,7 @@ let package = Package(
         ]),
         .target(name: "HMSMapping", dependencies: ["FHIRModels", "GatewayConfig"]),
         .target(name: "GatewayAuth", dependencies: [
-            "GatewayConfig", "FHIRModels",
+            "GatewayConfig", "FHIRModels", "FHIRSearch",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),

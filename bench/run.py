@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +74,44 @@ COMMIT;
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
+def wrk_post(path, token, body_file, url, duration, connections):
+    output = run(["wrk", "-t2" if connections > 1 else "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+                  "-s", os.path.join(ROOT, "bench/post.lua"), url, "--", path, token, body_file]).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    def percentile(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return rps, percentile("50"), percentile("99"), int(errors.group(1)) if errors else 0
+
+
+def lab_bodies(directory, patient):
+    observation = {
+        "resourceType": "Observation", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}]},
+        "subject": {"reference": f"Patient/{patient}"}, "effectiveDateTime": "2025-03-05T08:30:00Z",
+        "valueQuantity": {"value": 13.2, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+    }
+    entries = []
+    for index in range(10):
+        entries.append({"fullUrl": f"urn:uuid:00000000-0000-4000-8000-{index:012d}", "resource": observation,
+                        "request": {"method": "POST", "url": "Observation"}})
+    entries.append({"resource": {
+        "resourceType": "DiagnosticReport", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]}, "subject": {"reference": f"Patient/{patient}"},
+        "result": [{"reference": f"urn:uuid:00000000-0000-4000-8000-{index:012d}"} for index in range(10)]},
+        "request": {"method": "POST", "url": "DiagnosticReport"}})
+    paths = {}
+    for name, body in [("observation", observation), ("transaction", {"resourceType": "Bundle", "type": "transaction", "entry": entries})]:
+        paths[name] = os.path.join(directory, f"{name}.json")
+        with open(paths[name], "w") as handle:
+            json.dump(body, handle)
+    return paths
+
+
 def scenario(label, database, slugs, patients_per_tenant, port, directory, args):
     create_database(database)
     config = write_config(directory, database, slugs, port)
@@ -100,7 +139,7 @@ def scenario(label, database, slugs, patients_per_tenant, port, directory, args)
                 patient = entry["resource"]
                 first = first or (slug, patient["id"])
                 reads.append(f"/{slug}/r4/Patient/{patient['id']}\t{token}")
-                families.append(f"/{slug}/r4/Patient?family={patient['name'][0]['family'][:4]}&_count=20\t{token}")
+                families.append(f"/{slug}/r4/Patient?family={urllib.parse.quote(patient['name'][0]['family'][:4])}&_count=20\t{token}")
                 encounters.append(f"/{slug}/r4/Encounter?patient={patient['id']}&date=ge2024-06-01\t{token}")
         files = {}
         for name, lines in [("bare", [f"/healthz\t"]), ("read", reads), ("family", families), ("encounter", encounters)]:
@@ -114,6 +153,14 @@ def scenario(label, database, slugs, patients_per_tenant, port, directory, args)
         tenant_id = run([f"{PGBIN}/psql", "-h", "127.0.0.1", "-p", str(PORT), "-U", "postgres", "-d", database, "-tA",
                          "-c", f"SELECT id FROM tenants WHERE slug = '{first[0]}'"]).stdout.strip()
         results["pgbench"] = pgbench(database, tenant_id, first[1], args.duration, args.connections)
+        if len(slugs) == 1:
+            writer = run([BINARY, "token", "--config", config, "--tenant", slugs[0], "--scope",
+                          "system/Observation.cruds system/DiagnosticReport.cruds", "--ttl", "7200"]).stdout.strip()
+            bodies = lab_bodies(directory, first[1])
+            url = f"http://127.0.0.1:{port}"
+            results["create1"] = wrk_post(f"/{slugs[0]}/r4/Observation", writer, bodies["observation"], url, args.duration, 1)
+            results["create32"] = wrk_post(f"/{slugs[0]}/r4/Observation", writer, bodies["observation"], url, args.duration, 32)
+            results["transaction"] = wrk_post(f"/{slugs[0]}/r4", writer, bodies["transaction"], url, args.duration, 8)
         return label, seed_seconds, results
     finally:
         server.terminate()
@@ -148,6 +195,11 @@ def main():
             rps, p50, p99, errors = results[name]
             print(f"| {label} | {title} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {rps / bare:.2f} |")
         print(f"| {label} | pgbench: the read's SQL (BEGIN, set_config, SELECT, COMMIT) | {results['pgbench']:,.0f} | | | | {results['pgbench'] / bare:.2f} |")
+        for name, title in [("create1", "POST Observation, 1 client"), ("create32", "POST Observation, 32 clients"),
+                            ("transaction", "POST transaction (1 DiagnosticReport + 10 Observations), 8 clients")]:
+            if name in results:
+                rps, p50, p99, errors = results[name]
+                print(f"| {label} | {title} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {rps / bare:.2f} |")
     print()
     for label, seed_seconds, _ in scenarios:
         print(f"Seeding ({label}, {args.patients} patients in all): {seed_seconds:.1f} s")

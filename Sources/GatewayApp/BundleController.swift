@@ -35,7 +35,6 @@ struct BundleController {
         let error: FHIRError
     }
 
-    var writer: WriteController { WriteController(services: services, tenant: tenant, scope: scope) }
 
     func handle(request: Request, contentType: String) async throws -> (Response, Int) {
         let (bundle, _) = try await ResourceBody.read(request)
@@ -98,9 +97,16 @@ struct BundleController {
     }
 
     private func require(_ access: ScopePolicy.Access, _ type: String, _ at: String) throws(FHIRError) {
-        if case .denied(let reason) = policy.decide(access, resourceType: type) {
+        if case .denied(let reason) = policy.decide(access, resourceType: type, patient: scope.patient) {
             throw FHIRError(status: 403, code: .forbidden, "\(at): \(reason)")
         }
+    }
+
+    /// The writer for an entry, confined like a single create or update of that type would be.
+    func writer(for item: Planned) throws(FHIRError) -> WriteController {
+        let access: ScopePolicy.Access = item.method == "PUT" ? .update : .create
+        return WriteController(services: services, tenant: tenant,
+                               scope: try ScopeAuthorization.scope(scope, policy: policy, access: access, type: item.type, baseURL: tenant.baseURL))
     }
 
     /// Replaces `reference` values that name a Bundle entry's fullUrl with that entry's new `Type/id`.
@@ -136,7 +142,7 @@ struct BundleController {
         for index in planned.indices {
             do {
                 let rewritten = Self.rewrite(planned[index].resource, map)
-                let issues = try await writer.validate(rewritten, type: planned[index].type, id: nil, extraIDs: created)
+                let issues = try await writer(for: planned[index]).validate(rewritten, type: planned[index].type, id: nil, extraIDs: created)
                 if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
             } catch let error as FHIRError {
                 throw Self.named(error, index: index)
@@ -147,8 +153,11 @@ struct BundleController {
             + planned.filter { $0.method == "PUT" }.map { "\(scope.tenantID)|\($0.type)/\($0.id)" }
         let plan = planned
         let tenant = self.tenant
+        // Every entry was authorised above; the transaction runs confined like its first entry
+        // (a patient-context token writes only inside its compartment).
+        let confined = try planned.first.map { try writer(for: $0).scope } ?? scope
         let provisional = map
-        let results = try await services.repository.withStoredTransaction(scope: scope, lockKeys: locks) { transaction -> [JSON] in
+        let results = try await services.repository.withStoredTransaction(scope: confined, lockKeys: locks) { transaction -> [JSON] in
             // Conditional creates that match an existing resource point their fullUrl at it instead.
             var map = provisional
             var existing: [Int: HMSRow] = [:]
@@ -200,14 +209,15 @@ struct BundleController {
         for (index, entry) in entries.enumerated() {
             do {
                 let item = try plan(entry, index: index)
-                let issues = try await writer.validate(item.resource, type: item.type, id: nil)
+                let issues = try await writer(for: item).validate(item.resource, type: item.type, id: nil)
                 if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
                 let now = Int64(Date().timeIntervalSince1970)
                 if item.method == "POST" {
                     let resource = WriteController.stamped(item.resource, id: item.id, versionID: 1, lastUpdated: now)
                     let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: 1, lastUpdated: now,
                                                               body: resource.serializedString, index: SearchIndex.extract(from: resource))
-                    switch try await services.repository.create(version, ifNoneExist: item.ifNoneExist, scope: scope) {
+                    let confined = try writer(for: item).scope
+                    switch try await services.repository.create(version, ifNoneExist: item.ifNoneExist, scope: confined) {
                     case .created:
                         responses.append(Self.entryResponse(status: "201 Created", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/1",
                                                             versionID: "1", lastUpdated: now))
@@ -219,12 +229,13 @@ struct BundleController {
                         throw FHIRError(status: 412, code: .duplicate, "ifNoneExist matched several resources")
                     }
                 } else {
-                    guard let current = try await services.repository.read(item.type, id: item.id, scope: scope),
+                    let confined = try writer(for: item).scope
+                    guard let current = try await services.repository.read(item.type, id: item.id, scope: confined),
                           let currentVersion = current.integer("version_id").map(Int.init) else { throw ReadController.notFound }
                     let resource = WriteController.stamped(item.resource, id: item.id, versionID: currentVersion + 1, lastUpdated: now)
                     let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: currentVersion + 1, lastUpdated: now,
                                                               body: resource.serializedString, index: SearchIndex.extract(from: resource))
-                    switch try await services.repository.update(version, ifMatch: item.ifMatch, scope: scope) {
+                    switch try await services.repository.update(version, ifMatch: item.ifMatch, scope: confined) {
                     case .updated:
                         responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/\(currentVersion + 1)",
                                                             versionID: String(currentVersion + 1), lastUpdated: now))

@@ -52,6 +52,8 @@ struct CapabilityStatementRenderer: Sendable {
         switch value {
         case .string("{{rest.resource}}"):
             return .array(tenant.resourceTypes.map { resourceEntry($0, tenant: tenant) })
+        case .string("{{tenant.cors}}"):
+            return .bool(!tenant.corsAllowedOrigins.isEmpty)
         case .string("{{rest.interaction}}"):
             let writes = tenant.resourceTypes.contains { TenantConfiguration.writableResourceTypes.contains($0) }
             return .array((writes ? ["transaction", "batch"] : []).map { .object(["code": .string($0)]) })

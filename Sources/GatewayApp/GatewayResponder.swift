@@ -71,13 +71,29 @@ struct GatewayResponder: HTTPResponder {
         case .tenant(let slug, let rest):
             guard let tenant = services.tenants[slug] else { throw FHIRError.notFound("unknown tenant") }
             record.tenant = slug
-            guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
-                throw FHIRError.notFound("no FHIR endpoint at this path")
+            let origin = request.headers[HTTPField.Name("Origin")!]
+            if request.method == .options {
+                record.interaction = "cors-preflight"
+                return CORSPolicy.preflight(origin: origin, tenant: tenant.configuration)
             }
-            record.interaction = interaction.name
-            record.resourceType = interaction.resourceType
-            return try await handle(interaction, request: request, tenant: tenant, record: &record)
+            var response: Response
+            do {
+                response = try await tenantResponse(request, tenant: tenant, rest: rest, record: &record)
+            } catch let error as FHIRError {
+                response = FHIRResponse.error(error)
+            }
+            CORSPolicy.decorate(&response, origin: origin, tenant: tenant.configuration)
+            return response
         }
+    }
+
+    private func tenantResponse(_ request: Request, tenant: ResolvedTenant, rest: [String], record: inout RequestRecord) async throws -> Response {
+        guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
+            throw FHIRError.notFound("no FHIR endpoint at this path")
+        }
+        record.interaction = interaction.name
+        record.resourceType = interaction.resourceType
+        return try await handle(interaction, request: request, tenant: tenant, record: &record)
     }
 
     private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, record: inout RequestRecord) async throws -> Response {
@@ -122,18 +138,18 @@ struct GatewayResponder: HTTPResponder {
         let policy = ScopePolicy(scope: scope.scope)
         switch interaction {
         case .read(_, let id), .vread(_, let id, _):
-            try require(policy.decide(.read, resourceType: type))
+            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .read, type: type, baseURL: tenant.baseURL)
             var version: String? = nil
             if case .vread(_, _, let requested) = interaction { version = requested }
-            return try await ReadController(services: services, tenant: tenant, scope: scope)
+            return try await ReadController(services: services, tenant: tenant, scope: scoped)
                 .read(type: type, id: id, version: version, request: request, contentType: contentType)
         case .search:
-            try require(policy.decide(.search, resourceType: type))
+            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .search, type: type, baseURL: tenant.baseURL)
             var searchParameters = parameters
             if request.method == .post {
                 searchParameters += try await FormBody.parameters(request)
             }
-            let controller = SearchController(services: services, tenant: tenant, scope: scope)
+            let controller = SearchController(services: services, tenant: tenant, scope: scoped, policy: policy)
             let (response, count) = try await controller.search(type: type, parameters: searchParameters,
                                                                 strict: Self.prefersStrict(request), contentType: contentType)
             record.resultCount = count
@@ -142,26 +158,27 @@ struct GatewayResponder: HTTPResponder {
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "the '\(interaction.name)' interaction is not supported for \(type): HMS records are read-only")
             }
-            let controller = WriteController(services: services, tenant: tenant, scope: scope)
             if case .update(_, let id) = interaction {
-                try require(policy.decide(.update, resourceType: type))
-                return try await controller.update(type: type, id: id, request: request, contentType: contentType)
+                let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .update, type: type, baseURL: tenant.baseURL)
+                return try await WriteController(services: services, tenant: tenant, scope: scoped)
+                    .update(type: type, id: id, request: request, contentType: contentType)
             }
-            try require(policy.decide(.create, resourceType: type))
-            return try await controller.create(type: type, request: request, contentType: contentType)
+            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
+            return try await WriteController(services: services, tenant: tenant, scope: scoped)
+                .create(type: type, request: request, contentType: contentType)
         case .validate:
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "$validate is offered for the types partners write")
             }
-            try require(policy.decide(.create, resourceType: type))
-            return try await WriteController(services: services, tenant: tenant, scope: scope)
+            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
+            return try await WriteController(services: services, tenant: tenant, scope: scoped)
                 .validateOnly(type: type, request: request, contentType: contentType)
         case .history(_, let id):
-            try require(policy.decide(.read, resourceType: type))
+            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .read, type: type, baseURL: tenant.baseURL)
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "history is not kept for HMS records; read the current version")
             }
-            let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scope)
+            let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scoped)
                 .history(type: type, id: id, contentType: contentType)
             record.resultCount = count
             return response
@@ -170,10 +187,6 @@ struct GatewayResponder: HTTPResponder {
         case .capabilities, .smartConfiguration, .bundle:
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
-    }
-
-    private func require(_ decision: ScopePolicy.Decision) throws {
-        if case .denied(let reason) = decision { throw FHIRError.forbidden(reason) }
     }
 
     static func prefersStrict(_ request: Request) -> Bool {

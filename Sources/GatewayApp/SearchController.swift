@@ -11,6 +11,8 @@ struct SearchController {
     let services: GatewayServices
     let tenant: ResolvedTenant
     let scope: TenantScope
+    /// Includes are authorised per included type, like a read of that type.
+    let policy: ScopePolicy
 
     /// Upper bound of resources one `_revinclude` adds to a page.
     static let revincludeLimit = 500
@@ -67,15 +69,17 @@ struct SearchController {
             }
         }
         for include in request.includes where tenant.configuration.resourceTypes.contains(include.target) {
+            guard let included = ScopeAuthorization.includeScope(scope, policy: policy, type: include.target, baseURL: tenant.baseURL) else { continue }
             let ids = Array(Set(zip(rows, matches).flatMap { Self.referencedIDs(include, row: $0.0, resource: $0.1) })).sorted()
             guard !ids.isEmpty else { continue }
-            append(include.target, try await services.repository.rows(include.target, ids: ids, scope: scope))
+            append(include.target, try await services.repository.rows(include.target, ids: ids, scope: included))
         }
         for include in request.revincludes where tenant.configuration.resourceTypes.contains(include.source) {
+            guard let included = ScopeAuthorization.includeScope(scope, policy: policy, type: include.source, baseURL: tenant.baseURL) else { continue }
             let ids = rows.compactMap { $0.string("id") }
             guard !ids.isEmpty else { continue }
             append(include.source, try await services.repository.rows(include.source, referencing: include.parameter, ids: ids,
-                                                                     limit: Self.revincludeLimit, scope: scope))
+                                                                     limit: Self.revincludeLimit, scope: included))
         }
         return output
     }

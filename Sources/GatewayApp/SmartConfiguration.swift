@@ -5,7 +5,7 @@ import GatewayConfig
 /// The tenant's `.well-known/smart-configuration` document.
 enum SmartConfiguration {
     /// What the resource server really does; grows as enforcement does.
-    static let capabilities = ["permission-v1", "permission-v2", "permission-user"]
+    static let capabilities = ["permission-v1", "permission-v2", "permission-user", "permission-patient"]
 
     static func document(tenant: TenantConfiguration, developmentJWKS: String) -> JSON {
         var document = JSONObject()

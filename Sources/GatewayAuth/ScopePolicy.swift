@@ -73,9 +73,16 @@ public struct ScopePolicy: Sendable {
         }
     }
 
+    /// What the grants allow for one access to one type.
     public enum Decision: Sendable, Equatable {
-        case allowed
+        /// Allowed; `patient` confines to that compartment, `filters` are granular scope queries (ANDed).
+        case allowed(patient: String?, filters: [String])
         case denied(String)
+
+        public var isAllowed: Bool {
+            if case .allowed = self { return true }
+            return false
+        }
     }
 
     public let grants: [ScopeGrant]
@@ -84,18 +91,26 @@ public struct ScopePolicy: Sendable {
         grants = scope.split(separator: " ").compactMap(ScopeGrant.parse)
     }
 
-    /// Patient-context grants need compartment enforcement and granular filters need result
-    /// narrowing; until both exist such grants allow nothing, so they can never over-grant.
-    public func decide(_ access: Access, resourceType: String) -> Decision {
+    /// The most permissive grant wins: an unfiltered user/system grant allows everything of the type;
+    /// otherwise filtered user/system grants, otherwise patient grants, which need a `patient` claim
+    /// and reach only the patient compartment. Combinations that cannot be expressed exactly are
+    /// narrowed (a single filter is kept), never widened.
+    public func decide(_ access: Access, resourceType: String, patient: String? = nil) -> Decision {
         let letter = access.letter
-        let usable = grants.filter { $0.context != .patient && $0.filter == nil }
-        if usable.contains(where: { ($0.resourceType == "*" || $0.resourceType == resourceType) && $0.permissions.contains(letter) }) {
-            return .allowed
+        let candidates = grants.filter { ($0.resourceType == "*" || $0.resourceType == resourceType) && $0.permissions.contains(letter) }
+        let contextual = candidates.filter { $0.context != .patient }
+        if contextual.contains(where: { $0.filter == nil }) { return .allowed(patient: nil, filters: []) }
+        if let filtered = contextual.first, let filter = filtered.filter { return .allowed(patient: nil, filters: [filter]) }
+        let patientGrants = candidates.filter { $0.context == .patient }
+        guard !patientGrants.isEmpty else {
+            return .denied("the token's scopes do not allow \(access.verb) \(resourceType)")
         }
-        if grants.contains(where: { $0.context == .patient }) && usable.isEmpty {
-            return .denied("patient-context scopes are not supported by this gateway yet")
+        guard let patient, !patient.isEmpty else { return .denied("patient-context scopes need a patient claim in the token") }
+        guard AccessRestriction.compartmentTypes.contains(resourceType) else {
+            return .denied("patient-context scopes reach only the patient's compartment, which has no \(resourceType)")
         }
-        return .denied("the token's scopes do not allow \(access.verb) \(resourceType)")
+        let filters = patientGrants.contains { $0.filter == nil } ? [] : Array(patientGrants.compactMap(\.filter).prefix(1))
+        return .allowed(patient: patient, filters: filters)
     }
 
     /// Scope strings to advertise in the SMART configuration.

@@ -2,7 +2,7 @@
 ///
 /// Only ``TokenVerifier`` can make one (the initializer is internal), and every store method
 /// takes one: the store derives its tenant predicate from it, so no handler writes a tenant filter.
-public struct TenantScope: Sendable, Equatable {
+public struct TenantScope: Sendable {
     /// The tenant's URL slug.
     public let slug: String
     /// The tenant's key in the HMS (`tenants.id`).
@@ -17,6 +17,17 @@ public struct TenantScope: Sendable, Equatable {
     public let patient: String?
     /// The `fhirUser` claim, if any.
     public let fhirUser: String?
+    /// What the scopes granted for this request: a patient compartment and granular filters the
+    /// store adds to every statement, like the tenant predicate.
+    public private(set) var restriction = AccessRestriction()
+
+    /// A copy confined further; a restriction can only be narrowed, never lifted.
+    public func narrowed(to restriction: AccessRestriction) -> TenantScope {
+        var copy = self
+        copy.restriction.patient = restriction.patient ?? self.restriction.patient
+        copy.restriction.clauses.merge(restriction.clauses) { $0 + $1 }
+        return copy
+    }
 
     init(slug: String, tenantID: String, subject: String?, clientID: String?, scope: String, patient: String?, fhirUser: String?) {
         self.slug = slug

@@ -66,7 +66,7 @@ public enum ConfigurationLoader {
 
     private static let tenantKeys: Set<String> = [
         "slug", "name", "tier", "status", "issuer", "jwks_file", "jwks_url", "audience", "tenant_claim",
-        "resource_types", "profile_set", "authorization_endpoint", "token_endpoint",
+        "resource_types", "profile_set", "authorization_endpoint", "token_endpoint", "cors_allowed_origins",
     ]
 
     private static func parseTenant(_ node: Any, at path: String, developmentIssuer: String) throws(ConfigurationError) -> TenantConfiguration {
@@ -132,9 +132,22 @@ public enum ConfigurationLoader {
         }
         let authorization = try string(tenant["authorization_endpoint"], at: "\(path).authorization_endpoint")
         let token = try string(tenant["token_endpoint"], at: "\(path).token_endpoint")
-        return TenantConfiguration(slug: slug, name: name, tier: tier, status: status, issuer: issuer, keySource: keySource,
-                                   audience: audience, tenantClaim: tenantClaim, resourceTypes: resourceTypes, profileSet: profileSet,
-                                   authorizationEndpoint: authorization, tokenEndpoint: token)
+        var origins: [String] = []
+        if let list = tenant["cors_allowed_origins"] {
+            guard let items = list as? [Any] else { throw ConfigurationError(field: "\(path).cors_allowed_origins", "expected a list of origins") }
+            for (index, item) in items.enumerated() {
+                guard let origin = item as? String, origin == "*" || ((origin.hasPrefix("https://") || origin.hasPrefix("http://"))
+                        && !origin.dropFirst(8).contains("/")) else {
+                    throw ConfigurationError(field: "\(path).cors_allowed_origins[\(index)]", "must be an origin such as https://app.example.org, or *")
+                }
+                origins.append(origin)
+            }
+        }
+        var configuration = TenantConfiguration(slug: slug, name: name, tier: tier, status: status, issuer: issuer, keySource: keySource,
+                                                audience: audience, tenantClaim: tenantClaim, resourceTypes: resourceTypes, profileSet: profileSet,
+                                                authorizationEndpoint: authorization, tokenEndpoint: token)
+        configuration.corsAllowedOrigins = origins
+        return configuration
     }
 
     private static func checkKeys(_ node: [String: Any], allowed: Set<String>, at path: String) throws(ConfigurationError) {

@@ -25,6 +25,8 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var profileSet: ProfileSet
     public var authorizationEndpoint: String
     public var tokenEndpoint: String
+    /// Browser origins allowed by CORS (exact `scheme://host[:port]`, or `*` for any origin without credentials).
+    public var corsAllowedOrigins: [String] = []
 
     public init(
         slug: String, name: String, tier: Tier = .starter, status: Status = .active, issuer: String,

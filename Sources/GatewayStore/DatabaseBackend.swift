@@ -15,6 +15,8 @@ protocol DatabaseBackend: Sendable {
     /// must not race (conditional creates with the same criteria); the locks end with the transaction.
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T
+    /// Refreshes planner statistics after bulk loads (seeding), so searches get index plans at once.
+    func analyze() async throws
     func isReachable() async -> Bool
     /// Runs until cancelled (connection pools that need a run loop), then closes.
     func run() async

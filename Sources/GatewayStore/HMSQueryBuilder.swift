@@ -20,6 +20,24 @@ struct HMSQueryBuilder {
     private func base(select: String) -> SQLStatement {
         var statement = SQLStatement("SELECT \(select) FROM \(table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
         for filter in table.fixedFilters { statement.append(" AND t.\(filter.column.name) = ?", .of(filter.column.kind, filter.value)) }
+        statement.append(restrictionConditions())
+        return statement
+    }
+
+    /// The SMART restriction of the scope: the patient compartment and granular scope clauses.
+    private func restrictionConditions() -> SQLStatement {
+        var statement = SQLStatement()
+        if let patient = scope.restriction.patient {
+            guard let uuid = HMSIdentifier.normalizedUUID(patient), AccessRestriction.compartmentTypes.contains(table.resourceType) else {
+                return SQLStatement(" AND 1 = 0")
+            }
+            let column = table.resourceType == "Patient" ? table.idColumn.name : "patient_id"
+            statement.append(" AND t.\(column) = ?", .uuid(uuid))
+        }
+        for clause in scope.restriction.clauses[table.resourceType] ?? [] {
+            statement.append(" AND ")
+            statement.append(condition(clause))
+        }
         return statement
     }
 

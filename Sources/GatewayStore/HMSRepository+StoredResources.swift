@@ -156,7 +156,8 @@ extension HMSRepository {
 
     /// Every version of a stored resource, newest first (empty when it is not this tenant's).
     public func history(_ resourceType: String, id: String, scope: TenantScope) async throws -> [HMSRow] {
-        guard let uuid = HMSIdentifier.normalizedUUID(id) else { return [] }
+        // The current version decides visibility (tenant, compartment, scope filters) for all versions.
+        guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return [] }
         let statement = SQLStatement(
             "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? ORDER BY t.version_id DESC LIMIT 1000",
             [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
@@ -165,7 +166,7 @@ extension HMSRepository {
 
     /// One version of a stored resource.
     public func version(_ resourceType: String, id: String, versionID: Int, scope: TenantScope) async throws -> HMSRow? {
-        guard let uuid = HMSIdentifier.normalizedUUID(id) else { return nil }
+        guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return nil }
         let statement = SQLStatement(
             "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? AND t.version_id = ?",
             [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid), .integer(Int64(versionID))])

@@ -39,6 +39,7 @@ public struct HMSSeeder: Sendable {
             summary.tenants += 1
             logger.info("seeded tenant", metadata: ["tenant": "\(tenant.slug)", "patients": "\(patientsPerTenant)"])
         }
+        if summary.tenants > 0 { try await repository.backend.analyze() }
         return summary
     }
 

@@ -194,6 +194,10 @@ final class PostgresBackend: DatabaseBackend {
             logger: logger)
     }
 
+    func analyze() async throws {
+        try await owner().query("ANALYZE", logger: logger)
+    }
+
     func isReachable() async -> Bool {
         do {
             try await client.query("SELECT 1", logger: logger)

@@ -171,6 +171,11 @@ final class SQLiteBackend: DatabaseBackend {
             [.text(id), .text(slug), .text(name), .text(updatedAt)])
     }
 
+    func analyze() async throws {
+        let writer = self.writer
+        _ = try await writeLock.withLock { try await writer.query("ANALYZE", []) }
+    }
+
     func isReachable() async -> Bool {
         (try? await reader().query("SELECT 1 AS one", []).isEmpty == false) ?? false
     }

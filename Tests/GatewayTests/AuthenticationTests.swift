@@ -136,7 +136,9 @@ import Testing
             let outOfOrder = fixture.token("acme", scope: "system/Patient.sr")
             expectStatus(try await client.get(patient, token: outOfOrder), 403)
             let patientContext = fixture.token("acme", scope: "patient/*.rs", claims: ["patient": .string(GatewayFixture.patientID("acme", 3))])
-            expectStatus(try await client.get(patient, token: patientContext), 403)
+            expectStatus(try await client.get(patient, token: patientContext), 200)
+            let noPatientClaim = fixture.token("acme", scope: "patient/*.rs")
+            expectStatus(try await client.get(patient, token: noPatientClaim), 403)
         }
     }
 }

@@ -68,7 +68,7 @@ import Testing
             #expect(acme.json["issuer"] as? String == "https://idp.acme.test")
             #expect(acme.json["code_challenge_methods_supported"] as? [String] == ["S256"])
             #expect(acme.json["token_endpoint"] as? String == "https://idp.acme.test/token")
-            #expect((acme.json["capabilities"] as? [String])?.contains("permission-patient") == false)
+            #expect((acme.json["capabilities"] as? [String])?.contains("permission-patient") == true)
             let initech = try await client.get("/initech/r4/.well-known/smart-configuration")
             #expect(initech.json["jwks_uri"] as? String == "https://fhir.test/dev-issuer/jwks.json")
             let jwks = try await client.get("/dev-issuer/jwks.json")

@@ -55,4 +55,30 @@ import Testing
             #expect(disabledType.status == 404)
         }
     }
+
+    @Test func corsIsPerTenantAndPreflightNeedsNoToken() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        try await fixture.withClient { client in
+            let preflight = try await client.send("/acme/r4/Patient", method: .options,
+                                                  headers: ["Origin": "https://app.acme.test", "Access-Control-Request-Method": "GET",
+                                                            "Access-Control-Request-Headers": "authorization"])
+            expectStatus(preflight, 204)
+            #expect(preflight.header("Access-Control-Allow-Origin") == "https://app.acme.test")
+            #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true)
+            #expect(preflight.header("Access-Control-Allow-Credentials") == nil)
+            let stranger = try await client.send("/acme/r4/Patient", method: .options, headers: ["Origin": "https://evil.test", "Access-Control-Request-Method": "GET"])
+            #expect(stranger.header("Access-Control-Allow-Origin") == nil)
+            let actual = try await client.get("/acme/r4/Patient?_count=1", token: fixture.token("acme"), headers: ["Origin": "https://app.acme.test"])
+            expectStatus(actual, 200)
+            #expect(actual.header("Access-Control-Allow-Origin") == "https://app.acme.test")
+            #expect(actual.header("Access-Control-Expose-Headers")?.contains("ETag") == true)
+            let refused = try await client.get("/acme/r4/Patient?_count=1", headers: ["Origin": "https://app.acme.test"])
+            expectStatus(refused, 401)
+            #expect(refused.header("Access-Control-Allow-Origin") == "https://app.acme.test", "errors are readable by the allowed app")
+            let otherTenant = try await client.send("/globex/r4/Patient", method: .options, headers: ["Origin": "https://app.acme.test", "Access-Control-Request-Method": "GET"])
+            #expect(otherTenant.header("Access-Control-Allow-Origin") == nil, "acme's origins do not open globex")
+            let metadata = try await client.get("/acme/r4/metadata")
+            #expect(((metadata.json["rest"] as? [[String: Any]])?.first?["security"] as? [String: Any])?["cors"] as? Bool == true)
+        }
+    }
 }

@@ -43,14 +43,18 @@ import Testing
         ("system/Patient.rr", "Patient", .read, false),
         ("system/Patient.cruds", "Patient", .search, true),
         ("system/Observation.rs", "Patient", .read, false),
-        ("system/Patient.rs?gender=female", "Patient", .read, false),
+        ("system/Patient.rs?gender=female", "Patient", .read, true),
         ("patient/*.rs", "Patient", .read, false),
+        ("system/Observation.c", "Observation", ScopePolicy.Access.create, true),
+        ("system/Observation.c", "Observation", .update, false),
+        ("user/Observation.write", "Observation", .update, true),
+        ("user/Observation.write", "Observation", .read, false),
         ("openid fhirUser", "Patient", .read, false),
         ("system/patient.rs", "Patient", .read, false),
         ("", "Patient", .read, false),
     ])
     func scopeMatrix(scope: String, type: String, access: ScopePolicy.Access, allowed: Bool) {
-        #expect((ScopePolicy(scope: scope).decide(access, resourceType: type) == .allowed) == allowed, "\(scope)")
+        #expect(ScopePolicy(scope: scope).decide(access, resourceType: type).isAllowed == allowed, "\(scope)")
     }
 }
 

@@ -40,7 +40,7 @@ enum EmbeddedResources {
             ]
           }
         ],
-        "cors": false,
+        "cors": "{{tenant.cors}}",
         "service": [
           {
             "coding": [

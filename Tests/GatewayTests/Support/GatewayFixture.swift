@@ -50,6 +50,7 @@ enum TestTenants {
             jwks_file: \(directory)/acme-jwks.json
             audience: https://fhir.test/acme/r4
             profile_set: us-core
+            cors_allowed_origins: [https://app.acme.test]
           - slug: globex
             name: Globex Hospitals
             tier: professional

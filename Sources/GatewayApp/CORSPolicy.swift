@@ -1,0 +1,39 @@
+import FHIRModels
+import GatewayConfig
+import HTTPTypes
+import Hummingbird
+
+/// Cross-origin access for SMART apps in browsers, per tenant. Tokens travel in the
+/// `Authorization` header, never in cookies, so no credentials mode is offered.
+enum CORSPolicy {
+    static let allowedMethods = "GET, HEAD, POST, PUT, OPTIONS"
+    static let allowedHeaders = "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Request-Id"
+    static let exposedHeaders = "Location, Content-Location, ETag, Last-Modified, X-Request-Id"
+
+    /// The value for `Access-Control-Allow-Origin`, if this origin may call this tenant.
+    static func allowedOrigin(_ origin: String?, tenant: TenantConfiguration) -> String? {
+        guard let origin, !origin.isEmpty else { return nil }
+        if tenant.corsAllowedOrigins.contains(origin) { return origin }
+        return tenant.corsAllowedOrigins.contains("*") ? "*" : nil
+    }
+
+    /// Answers a preflight without a token.
+    static func preflight(origin: String?, tenant: TenantConfiguration) -> Response {
+        var response = Response(status: .noContent)
+        if let allowed = allowedOrigin(origin, tenant: tenant) {
+            response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] = allowed
+            response.headers[HTTPField.Name("Access-Control-Allow-Methods")!] = allowedMethods
+            response.headers[HTTPField.Name("Access-Control-Allow-Headers")!] = allowedHeaders
+            response.headers[HTTPField.Name("Access-Control-Max-Age")!] = "600"
+        }
+        response.headers[HTTPField.Name("Vary")!] = "Origin"
+        return response
+    }
+
+    static func decorate(_ response: inout Response, origin: String?, tenant: TenantConfiguration) {
+        guard let allowed = allowedOrigin(origin, tenant: tenant) else { return }
+        response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] = allowed
+        response.headers[HTTPField.Name("Access-Control-Expose-Headers")!] = exposedHeaders
+        response.headers[HTTPField.Name("Vary")!] = "Origin"
+    }
+}

@@ -1,0 +1,18 @@
+import FHIRSearch
+
+/// Limits a request's data beyond the tenant: the SMART patient compartment of a patient-context
+/// token, and the search clauses of v2 granular scopes (`patient/Observation.rs?category=...`).
+public struct AccessRestriction: Sendable {
+    /// Only this patient's compartment is visible (the Patient itself and resources whose subject it is).
+    public var patient: String?
+    /// Clauses every result of a type must satisfy (AND), by resource type.
+    public var clauses: [String: [SearchClause]]
+
+    public init(patient: String? = nil, clauses: [String: [SearchClause]] = [:]) {
+        self.patient = patient
+        self.clauses = clauses
+    }
+
+    /// Types in the patient compartment this gateway serves, and the column naming the patient.
+    public static let compartmentTypes: Set<String> = ["Patient", "Encounter", "MedicationRequest", "Observation", "DiagnosticReport"]
+}
