@@ -13,6 +13,7 @@ trap stop_postgres EXIT INT TERM
 start_postgres fhir_test fsync=off
 export FHIR_TEST_POSTGRES_URL="postgres://fhir_gateway:gateway@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_TEST_POSTGRES_MIGRATION_URL="postgres://fhir_owner:owner@127.0.0.1:$PGPORT/fhir_test"
+export FHIR_TEST_POSTGRES_ADMIN_URL="postgres://postgres@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_SHARED="${FHIR_SHARED:-$ROOT/../shared/fhir}"
 
 echo "== swift build --build-tests"

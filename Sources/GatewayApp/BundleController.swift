@@ -14,6 +14,7 @@ struct BundleController {
     let tenant: ResolvedTenant
     let scope: TenantScope
     let policy: ScopePolicy
+    var subjects = AuditSubjects()
 
     /// Most entries accepted in one Bundle.
     static let maximumEntries = 500
@@ -106,7 +107,8 @@ struct BundleController {
     func writer(for item: Planned) throws(FHIRError) -> WriteController {
         let access: ScopePolicy.Access = item.method == "PUT" ? .update : .create
         return WriteController(services: services, tenant: tenant,
-                               scope: try ScopeAuthorization.scope(scope, policy: policy, access: access, type: item.type, baseURL: tenant.baseURL))
+                               scope: try ScopeAuthorization.scope(scope, policy: policy, access: access, type: item.type, baseURL: tenant.baseURL),
+                               subjects: subjects)
     }
 
     /// Replaces `reference` values that name a Bundle entry's fullUrl with that entry's new `Type/id`.
@@ -186,6 +188,7 @@ struct BundleController {
                     versionID = current + 1
                 }
                 let resource = WriteController.stamped(Self.rewrite(item.resource, map), id: item.id, versionID: versionID, lastUpdated: now)
+                subjects.note(resource)
                 let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: versionID, lastUpdated: now,
                                                           body: resource.serializedString, index: SearchIndex.extract(from: resource))
                 if item.method == "PUT" {
@@ -214,6 +217,7 @@ struct BundleController {
                 let now = Int64(Date().timeIntervalSince1970)
                 if item.method == "POST" {
                     let resource = WriteController.stamped(item.resource, id: item.id, versionID: 1, lastUpdated: now)
+                    subjects.note(resource)
                     let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: 1, lastUpdated: now,
                                                               body: resource.serializedString, index: SearchIndex.extract(from: resource))
                     let confined = try writer(for: item).scope

@@ -55,7 +55,8 @@ public enum GatewayApplication {
             logger.notice("no server.cursor_secret configured: paging cursors are valid for this process only")
         }
         let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
-                                       cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer, logger: logger)
+                                       cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
+                                       audit: AuditWriter(repository: store), logger: logger)
         var application = Application(
             responder: GatewayResponder(services: services),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),

@@ -8,7 +8,7 @@ import Hummingbird
 /// The request flow of DESIGN.md section 3, in order: route, tenant, public documents,
 /// token and tenant claim, scopes, then the interaction's controller.
 struct GatewayResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = GatewayRequestContext
     let services: GatewayServices
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
@@ -18,7 +18,7 @@ struct GatewayResponder: HTTPResponder {
         var record = RequestRecord(requestID: Self.requestID(request), method: request.method.rawValue)
         var response: Response
         do {
-            response = try await dispatch(request, record: &record)
+            response = try await dispatch(request, context: context, record: &record)
         } catch let error as FHIRError {
             response = FHIRResponse.error(error)
         } catch {
@@ -50,7 +50,7 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    private func dispatch(_ request: Request, record: inout RequestRecord) async throws -> Response {
+    private func dispatch(_ request: Request, context: Context, record: inout RequestRecord) async throws -> Response {
         switch FHIRRoute.parse(path: request.uri.path) {
         case .health:
             return FHIRResponse.json(.object(["status": .string("ok")]), contentType: ContentNegotiation.plainJSON)
@@ -76,27 +76,46 @@ struct GatewayResponder: HTTPResponder {
                 record.interaction = "cors-preflight"
                 return CORSPolicy.preflight(origin: origin, tenant: tenant.configuration)
             }
+            let subjects = AuditSubjects()
             var response: Response
             do {
-                response = try await tenantResponse(request, tenant: tenant, rest: rest, record: &record)
+                response = try await tenantResponse(request, tenant: tenant, rest: rest, subjects: subjects, record: &record)
             } catch let error as FHIRError {
                 response = FHIRResponse.error(error)
+            }
+            if let tenantID = tenant.hmsTenantID, Self.isAudited(record.interaction) {
+                let audit = AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
+                                                     subjects: subjects, query: request.uri.query, address: context.remoteAddress.flatMap(\.ipAddress))
+                do {
+                    try await services.audit.append(audit)
+                } catch {
+                    // Fail closed: what cannot be audited is not served.
+                    services.logger.error("audit write failed", metadata: ["tenant": .string(tenant.configuration.slug), "request_id": .string(record.requestID)])
+                    response = FHIRResponse.error(FHIRError(status: 503, code: .transient, "the request could not be audited, so it was not served; retry later"))
+                }
             }
             CORSPolicy.decorate(&response, origin: origin, tenant: tenant.configuration)
             return response
         }
     }
 
-    private func tenantResponse(_ request: Request, tenant: ResolvedTenant, rest: [String], record: inout RequestRecord) async throws -> Response {
+    /// Public documents and preflights are not PHI; everything else on a tenant path is audited.
+    static func isAudited(_ interaction: String?) -> Bool {
+        !["capabilities", "smart-configuration", "cors-preflight"].contains(interaction ?? "")
+    }
+
+    private func tenantResponse(_ request: Request, tenant: ResolvedTenant, rest: [String], subjects: AuditSubjects,
+                                record: inout RequestRecord) async throws -> Response {
         guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
         record.interaction = interaction.name
         record.resourceType = interaction.resourceType
-        return try await handle(interaction, request: request, tenant: tenant, record: &record)
+        return try await handle(interaction, request: request, tenant: tenant, subjects: subjects, record: &record)
     }
 
-    private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, record: inout RequestRecord) async throws -> Response {
+    private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, subjects: AuditSubjects,
+                        record: inout RequestRecord) async throws -> Response {
         let parameters = try QueryString.parse(request.uri.query)
         let format = parameters.last { $0.0 == "_format" }?.1
         switch interaction {
@@ -123,8 +142,9 @@ struct GatewayResponder: HTTPResponder {
             record.authFailure = failure.reason
             throw failure.fhirError
         }
+        record.scope = scope
         if interaction == .bundle {
-            let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope))
+            let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope), subjects: subjects)
             let (response, count) = try await controller.handle(request: request, contentType: contentType)
             record.resultCount = count
             return response
@@ -141,7 +161,7 @@ struct GatewayResponder: HTTPResponder {
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .read, type: type, baseURL: tenant.baseURL)
             var version: String? = nil
             if case .vread(_, _, let requested) = interaction { version = requested }
-            return try await ReadController(services: services, tenant: tenant, scope: scoped)
+            return try await ReadController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
                 .read(type: type, id: id, version: version, request: request, contentType: contentType)
         case .search:
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .search, type: type, baseURL: tenant.baseURL)
@@ -149,7 +169,7 @@ struct GatewayResponder: HTTPResponder {
             if request.method == .post {
                 searchParameters += try await FormBody.parameters(request)
             }
-            let controller = SearchController(services: services, tenant: tenant, scope: scoped, policy: policy)
+            let controller = SearchController(services: services, tenant: tenant, scope: scoped, policy: policy, subjects: subjects)
             let (response, count) = try await controller.search(type: type, parameters: searchParameters,
                                                                 strict: Self.prefersStrict(request), contentType: contentType)
             record.resultCount = count
@@ -160,25 +180,25 @@ struct GatewayResponder: HTTPResponder {
             }
             if case .update(_, let id) = interaction {
                 let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .update, type: type, baseURL: tenant.baseURL)
-                return try await WriteController(services: services, tenant: tenant, scope: scoped)
+                return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
                     .update(type: type, id: id, request: request, contentType: contentType)
             }
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
-            return try await WriteController(services: services, tenant: tenant, scope: scoped)
+            return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
                 .create(type: type, request: request, contentType: contentType)
         case .validate:
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "$validate is offered for the types partners write")
             }
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
-            return try await WriteController(services: services, tenant: tenant, scope: scoped)
+            return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
                 .validateOnly(type: type, request: request, contentType: contentType)
         case .history(_, let id):
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .read, type: type, baseURL: tenant.baseURL)
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "history is not kept for HMS records; read the current version")
             }
-            let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scoped)
+            let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
                 .history(type: type, id: id, contentType: contentType)
             record.resultCount = count
             return response

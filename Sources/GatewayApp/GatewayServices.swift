@@ -24,5 +24,6 @@ struct GatewayServices: Sendable {
     let repository: HMSRepository
     let cursors: CursorCodec
     let developmentIssuer: DevelopmentIssuer?
+    let audit: AuditWriter
     let logger: Logger
 }

@@ -9,6 +9,7 @@ struct ReadController {
     let services: GatewayServices
     let tenant: ResolvedTenant
     let scope: TenantScope
+    var subjects = AuditSubjects()
 
     /// Same answer for another tenant's id and for an id that exists nowhere.
     static let notFound = FHIRError.notFound("resource not found")
@@ -25,6 +26,7 @@ struct ReadController {
             (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         }
         guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { throw Self.notFound }
+        subjects.note(resource)
         let etag = "W/\"\(versionID)\""
         var headers = [("ETag", etag), ("Last-Modified", CivilTime.httpDate(epochSeconds: updatedAt))]
         if version != nil { headers.append(("Content-Location", "\(tenant.baseURL)/\(type)/\(id)/_history/\(versionID)")) }

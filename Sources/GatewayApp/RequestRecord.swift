@@ -1,3 +1,4 @@
+import GatewayAuth
 import Logging
 
 /// What one request did, for its log line: no PHI, no tokens, no query values.
@@ -9,6 +10,8 @@ struct RequestRecord: Sendable {
     var resourceType: String?
     var resultCount: Int?
     var authFailure: String?
+    /// The verified token's scope, once the token checks passed (the audit record's agents).
+    var scope: TenantScope?
 
     func log(to logger: Logger, status: Int, durationMilliseconds: Double) {
         var metadata: Logger.Metadata = [

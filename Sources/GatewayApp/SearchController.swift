@@ -13,6 +13,7 @@ struct SearchController {
     let scope: TenantScope
     /// Includes are authorised per included type, like a read of that type.
     let policy: ScopePolicy
+    var subjects = AuditSubjects()
 
     /// Upper bound of resources one `_revinclude` adds to a page.
     static let revincludeLimit = 500
@@ -44,9 +45,11 @@ struct SearchController {
             bundle.nextURL = "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + [("_cursor", cursor)])
         }
         for resource in matches {
+            subjects.note(resource)
             bundle.add(request.elements.map { Self.subset(resource, elements: $0) } ?? resource, mode: "match", baseURL: tenant.baseURL)
         }
         for resource in try await included(request, rows: rows, matches: matches) {
+            subjects.note(resource)
             bundle.add(resource, mode: "include", baseURL: tenant.baseURL)
         }
         if !request.ignoredParameters.isEmpty {

@@ -11,6 +11,7 @@ struct WriteController {
     let services: GatewayServices
     let tenant: ResolvedTenant
     let scope: TenantScope
+    var subjects = AuditSubjects()
 
     enum Return: String { case minimal, representation, operationOutcome = "OperationOutcome" }
 
@@ -103,12 +104,14 @@ struct WriteController {
         let prefer = Self.preferredReturn(request)
         switch try await services.repository.create(version, ifNoneExist: ifNoneExist, scope: scope) {
         case .created:
+            subjects.note(stored)
             return respond(stored, status: .created, headers: headers(type: type, id: id, versionID: 1, lastUpdated: now), prefer: prefer,
                            contentType: contentType, message: "created \(type)/\(id)")
         case .existing(let row):
             guard let existing = ResourceRendering.resource(type, row: row, tenant: tenant), let existingID = existing["id"]?.stringValue else {
                 throw FHIRError.serviceUnavailable
             }
+            subjects.note(existing)
             let (existingVersion, updated) = ResourceRendering.version(type, row: row)
             var headers = headers(type: type, id: existingID, versionID: Int(existingVersion) ?? 1, lastUpdated: updated)
             headers[0] = ("Content-Location", headers[0].1)
@@ -164,6 +167,7 @@ struct WriteController {
                                                   body: stored.serializedString, index: SearchIndex.extract(from: stored))
         switch try await services.repository.update(version, ifMatch: expected ?? currentVersion, scope: scope) {
         case .updated:
+            subjects.note(stored)
             var responseHeaders = headers(type: type, id: id, versionID: next, lastUpdated: now)
             responseHeaders[0] = ("Content-Location", responseHeaders[0].1)
             return respond(stored, status: .ok, headers: responseHeaders, prefer: Self.preferredReturn(request), contentType: contentType,
@@ -182,6 +186,7 @@ struct WriteController {
         var entries: [JSON] = []
         for row in rows {
             guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { continue }
+            subjects.note(resource)
             let (versionID, updated) = ResourceRendering.version(type, row: row)
             var entry = JSONObject()
             entry.append("fullUrl", "\(tenant.baseURL)/\(type)/\(id)")

@@ -92,6 +92,7 @@ enum Migrations {
             (1, (postgres ? HMSSchema.postgresPrelude : []) + HMSSchema.createStatements(dialect)
                 + (postgres ? HMSSchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (2, StoredResourceSchema.statements(dialect) + (postgres ? StoredResourceSchema.postgresSecurityStatements(gatewayRole: role) : [])),
+            (3, AuditSchema.statements(dialect) + (postgres ? AuditSchema.postgresSecurityStatements(gatewayRole: role) : AuditSchema.sqliteTriggers)),
         ]
     }
 }

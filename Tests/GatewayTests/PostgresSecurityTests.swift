@@ -115,3 +115,30 @@ extension PostgresSecurityTests {
         }
     }
 }
+
+extension PostgresSecurityTests {
+    @Test func theGatewayRoleMayOnlyAppendAuditEvents() async throws {
+        let fixture = try await GatewayFixture.shared(.postgres)
+        try await fixture.withClient { client in
+            expectStatus(try await client.get("/acme/r4/Patient/\(GatewayFixture.patientID("acme", 1))", token: fixture.token("acme")), 200)
+        }
+        let acme = HMSSeeder.tenantID(slug: "acme")
+        try await Self.withGatewayRole { client in
+            for statement in ["UPDATE audit_events SET outcome = '0'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+                await #expect(throws: (any Error).self, "\(statement)") {
+                    try await client.withTransaction(logger: testLogger) { connection in
+                        try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
+                    }
+                }
+            }
+            let visible = try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+                return try await Self.count(connection, "SELECT count(*) FROM audit_events")
+            }
+            #expect(visible > 0)
+        }
+        let verification = try await fixture.repository.verifyAudit(tenantID: acme)
+        #expect(verification.firstBreak == nil)
+    }
+}

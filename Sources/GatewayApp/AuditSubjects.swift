@@ -1,0 +1,33 @@
+import FHIRModels
+import Synchronization
+
+/// What a request touched, noted by the controllers for its audit record: resources and patients.
+final class AuditSubjects: Sendable {
+    private struct Noted {
+        var resources: [String] = []
+        var patients: [String] = []
+    }
+
+    private let noted = Mutex(Noted())
+    /// Bound on entities per record; a search page is at most the maximum page size plus includes.
+    static let limit = 1000
+
+    func note(_ resource: JSON) {
+        guard let type = resource["resourceType"]?.stringValue, let id = resource["id"]?.stringValue else { return }
+        var patient: String?
+        if type == "Patient" {
+            patient = id
+        } else if let reference = resource["subject"]?["reference"]?.stringValue ?? resource["patient"]?["reference"]?.stringValue,
+                  reference.hasPrefix("Patient/") {
+            patient = String(reference.dropFirst("Patient/".count))
+        }
+        noted.withLock { noted in
+            guard noted.resources.count < Self.limit else { return }
+            noted.resources.append("\(type)/\(id)")
+            if let patient, !noted.patients.contains(patient) { noted.patients.append(patient) }
+        }
+    }
+
+    var resources: [String] { noted.withLock { $0.resources } }
+    var patients: [String] { noted.withLock { $0.patients } }
+}

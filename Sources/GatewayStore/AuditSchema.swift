@@ -1,0 +1,52 @@
+import HMSMapping
+
+/// The per-tenant, append-only, hash-chained audit trail.
+enum AuditSchema {
+    static func statements(_ dialect: HMSSchema.Dialect) -> [String] {
+        let uuid = HMSSchema.typeName(.uuid, dialect)
+        let time = HMSSchema.typeName(.timestamp, dialect)
+        let integer = dialect == .postgres ? "bigint" : "INTEGER"
+        return [
+            """
+            CREATE TABLE IF NOT EXISTS audit_events (
+              tenant_id \(uuid) NOT NULL,
+              sequence \(integer) NOT NULL,
+              id \(uuid) NOT NULL,
+              recorded \(time) NOT NULL,
+              action TEXT NOT NULL,
+              subtype TEXT NOT NULL,
+              outcome TEXT NOT NULL,
+              agent TEXT,
+              patients TEXT NOT NULL,
+              body TEXT NOT NULL,
+              previous_hash TEXT NOT NULL,
+              hash TEXT NOT NULL,
+              PRIMARY KEY (tenant_id, sequence)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS audit_events_recorded_idx ON audit_events (tenant_id, recorded)",
+        ]
+    }
+
+    /// The gateway role may insert and read audit rows of its tenant, never update, delete or truncate them.
+    static func postgresSecurityStatements(gatewayRole: String) -> [String] {
+        [
+            "ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE audit_events FORCE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS tenant_isolation ON audit_events",
+            """
+            CREATE POLICY tenant_isolation ON audit_events
+              USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+              WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+            """,
+            "REVOKE ALL ON audit_events FROM \"\(gatewayRole)\"",
+            "GRANT SELECT, INSERT ON audit_events TO \"\(gatewayRole)\"",
+        ]
+    }
+
+    /// SQLite has no roles: triggers refuse updates and deletes of audit rows.
+    static let sqliteTriggers = [
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+    ]
+}

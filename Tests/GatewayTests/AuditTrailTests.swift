@@ -1,0 +1,144 @@
+import FHIRModels
+import Foundation
+import GatewayApp
+@testable import GatewayAuth
+import GatewayConfig
+@testable import GatewayStore
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// Every PHI interaction and every refusal leaves a hash-chained AuditEvent; tampering is
+/// detected; and what cannot be audited is not served.
+@Suite struct AuditTrailTests {
+    static func events(_ repository: HMSRepository, tenant: String) async throws -> [[String: Any]] {
+        var all: [[String: Any]] = []
+        var after: Int64 = 0
+        while true {
+            let rows = try await repository.auditEvents(tenantID: HMSSeeder.tenantID(slug: tenant), after: after, limit: 1000)
+            guard let last = rows.last?.integer("sequence") else { return all }
+            all += rows.compactMap { row in row.string("body").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } }
+            after = last
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func interactionsAndRefusalsAreAuditedAndChained(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let patient = GatewayFixture.patientID("initech", 9)
+        let requestID = "audit-\(UUID().uuidString)"
+        let token = fixture.token("initech")
+        try await fixture.withClient { client in
+            expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: token, headers: ["X-Request-Id": requestID + "-read"]), 200)
+            expectStatus(try await client.get("/initech/r4/Encounter?patient=\(patient)", token: token, headers: ["X-Request-Id": requestID + "-search"]), 200)
+            expectStatus(try await client.get("/initech/r4/Patient/\(patient)", headers: ["X-Request-Id": requestID + "-401"]), 401)
+            expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: fixture.token("initech", scope: "system/Encounter.rs"),
+                                              headers: ["X-Request-Id": requestID + "-403"]), 403)
+            expectStatus(try await client.get("/initech/r4/metadata", headers: ["X-Request-Id": requestID + "-metadata"]), 200)
+        }
+        let events = try await Self.events(fixture.repository, tenant: "initech")
+        func event(_ suffix: String) -> [String: Any]? {
+            events.first { event in
+                ((event["entity"] as? [[String: Any]]) ?? []).contains { (($0["what"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String == requestID + suffix }
+            }
+        }
+        let read = try #require(event("-read"))
+        #expect(read["action"] as? String == "R")
+        #expect(read["outcome"] as? String == "0")
+        #expect(((read["subtype"] as? [[String: Any]])?.first?["code"] as? String) == "read")
+        let readEntities = (read["entity"] as? [[String: Any]]) ?? []
+        #expect(readEntities.contains { (($0["what"] as? [String: Any])?["reference"] as? String) == "Patient/\(patient)" })
+        let agents = (read["agent"] as? [[String: Any]]) ?? []
+        #expect(agents.contains { (($0["who"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String == "test-app" })
+        let search = try #require(event("-search"))
+        #expect(search["action"] as? String == "E")
+        let query = ((search["entity"] as? [[String: Any]]) ?? []).compactMap { $0["query"] as? String }.first
+        #expect(query.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == "patient=\(patient)")
+        #expect(event("-401")?["outcome"] as? String == "4")
+        #expect(event("-403")?["outcome"] as? String == "4")
+        #expect(event("-metadata") == nil, "the public CapabilityStatement is not PHI")
+        let texts = try await fixture.repository.auditEvents(tenantID: HMSSeeder.tenantID(slug: "initech"), after: 0, limit: 100_000).compactMap { $0.string("body") }
+        #expect(!texts.contains { $0.contains("eyJ") }, "no token in the audit trail")
+        #expect(!texts.contains { $0.contains("acme") || $0.contains(HMSSeeder.tenantID(slug: "acme")) }, "no other tenant's identifiers")
+        let verification = try await fixture.repository.verifyAudit(tenantID: HMSSeeder.tenantID(slug: "initech"))
+        #expect(verification.firstBreak == nil, "\(String(describing: verification.firstBreak))")
+        #expect(verification.count >= 4)
+    }
+
+    /// A store of its own, so tampering and failures do not touch the shared fixture.
+    static func isolatedGateway() async throws -> (GatewayConfiguration, HMSRepository, GatewayFixture) {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let directory = try GatewayFixture.makeDirectory()
+        var configuration = fixture.configuration
+        configuration.database = .sqlite(path: "\(directory)/audit.sqlite")
+        let repository = try await HMSRepository.open(configuration.database, logger: testLogger)
+        Task { await repository.run() }
+        try await repository.migrate()
+        _ = try await HMSSeeder(repository: repository, batchSize: 10).seed(tenants: [("acme", "Acme")], patientsPerTenant: 5, logger: testLogger)
+        return (configuration, repository, fixture)
+    }
+
+    static func execute(_ repository: HMSRepository, _ sql: String) async throws {
+        try await repository.backend.withWriteTransaction(tenantID: HMSSeeder.tenantID(slug: "acme"), lockKeys: []) { transaction in
+            try await transaction.execute(SQLStatement(sql))
+        }
+    }
+
+    @Test func editingDeletingOrReorderingIsDetected() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        try await application.test(.router) { client in
+            for index in 0..<5 {
+                expectStatus(try await client.get("/acme/r4/Patient/\(GatewayFixture.patientID("acme", index))", token: fixture.token("acme")), 200)
+            }
+        }
+        let tenantID = HMSSeeder.tenantID(slug: "acme")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
+        await #expect(throws: (any Error).self) { try await Self.execute(repository, "UPDATE audit_events SET outcome = '0'") }
+        await #expect(throws: (any Error).self) { try await Self.execute(repository, "DELETE FROM audit_events") }
+
+        // Someone with file access drops the guards and edits record 3.
+        try await Self.execute(repository, "DROP TRIGGER audit_events_no_update")
+        try await Self.execute(repository, "DROP TRIGGER audit_events_no_delete")
+        try await Self.execute(repository, "UPDATE audit_events SET body = replace(body, '\"R\"', '\"C\"') WHERE sequence = 3")
+        let edited = try await repository.verifyAudit(tenantID: tenantID)
+        #expect(edited.firstBreak?.sequence == 3)
+        #expect(edited.firstBreak?.problem.contains("hash") == true)
+        try await Self.execute(repository, "UPDATE audit_events SET body = replace(body, '\"C\"', '\"R\"') WHERE sequence = 3")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil, "restoring the content restores the chain")
+
+        // Reordering: two records swap places.
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = -1 WHERE sequence = 2")
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = 2 WHERE sequence = 4")
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = 4 WHERE sequence = -1")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak?.sequence == 2)
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = -1 WHERE sequence = 2")
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = 2 WHERE sequence = 4")
+        try await Self.execute(repository, "UPDATE audit_events SET sequence = 4 WHERE sequence = -1")
+
+        // Deleting a record leaves a gap.
+        try await Self.execute(repository, "DELETE FROM audit_events WHERE sequence = 2")
+        let deleted = try await repository.verifyAudit(tenantID: tenantID)
+        #expect(deleted.firstBreak?.sequence == 2)
+        #expect(deleted.firstBreak?.problem.contains("missing") == true)
+    }
+
+    @Test func whatCannotBeAuditedIsNotServed() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        let patient = GatewayFixture.patientID("acme", 1)
+        try await application.test(.router) { client in
+            expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme")), 200)
+            try await Self.execute(repository, "ALTER TABLE audit_events RENAME TO audit_events_offline")
+            let refused = try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme"))
+            expectStatus(refused, 503)
+            #expect(refused.issueCode == "transient")
+            #expect(!refused.body.contains("Patient\""), "no PHI in the refusal")
+            let search = try await client.get("/acme/r4/Patient?_count=5", token: fixture.token("acme"))
+            expectStatus(search, 503)
+            #expect(!search.body.contains("family"))
+            try await Self.execute(repository, "ALTER TABLE audit_events_offline RENAME TO audit_events")
+            expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme")), 200)
+        }
+    }
+}
