@@ -49,6 +49,10 @@ public enum SearchRegistry {
             .init("result", .reference, targets: ["Observation"]), .init("identifier", .token),
             .init("encounter", .reference, targets: ["Encounter"]), .init("performer", .reference, targets: ["Practitioner"]),
         ],
+        "AuditEvent": [
+            id, .init("date", .date, sortable: true), .init("patient", .reference, targets: ["Patient"]), .init("agent", .token),
+            .init("action", .token), .init("outcome", .token), .init("type", .token), .init("subtype", .token),
+        ],
     ]
 
     public static let includes: [String: [IncludeDefinition]] = [

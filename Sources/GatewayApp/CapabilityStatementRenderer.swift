@@ -51,7 +51,7 @@ struct CapabilityStatementRenderer: Sendable {
     private func substitute(_ value: JSON, values: [String: String], tenant: TenantConfiguration) -> JSON {
         switch value {
         case .string("{{rest.resource}}"):
-            return .array(tenant.resourceTypes.map { resourceEntry($0, tenant: tenant) })
+            return .array((tenant.resourceTypes + ["AuditEvent"]).map { resourceEntry($0, tenant: tenant) })
         case .string("{{tenant.cors}}"):
             return .bool(!tenant.corsAllowedOrigins.isEmpty)
         case .string("{{rest.interaction}}"):

@@ -69,6 +69,12 @@ enum FHIRInteraction: Equatable {
         }
     }
 
+    /// The id of a read, for matching.
+    var readID: String? {
+        if case .read(_, let id) = self { return id }
+        return nil
+    }
+
     var resourceType: String? {
         switch self {
         case .read(let type, _), .vread(let type, _, _), .search(let type), .create(let type), .update(let type, _), .history(let type, _), .validate(let type): type

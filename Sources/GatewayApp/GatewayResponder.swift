@@ -152,7 +152,8 @@ struct GatewayResponder: HTTPResponder {
         guard let type = interaction.resourceType else {
             throw FHIRError(status: 405, code: .notSupported, "this interaction is not supported")
         }
-        guard TenantConfiguration.supportedResourceTypes.contains(type), tenant.configuration.resourceTypes.contains(type) else {
+        let auditTrail = type == "AuditEvent" && [.search(type: type), .read(type: type, id: interaction.readID ?? "")].contains(interaction)
+        guard auditTrail || (TenantConfiguration.supportedResourceTypes.contains(type) && tenant.configuration.resourceTypes.contains(type)) else {
             throw FHIRError.notFound("resource type '\(type)' is not served for this tenant")
         }
         let policy = ScopePolicy(scope: scope.scope)

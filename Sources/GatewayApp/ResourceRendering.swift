@@ -14,6 +14,7 @@ enum ResourceRendering {
 
     /// `meta.versionId` and `meta.lastUpdated` (epoch seconds) of a row.
     static func version(_ type: String, row: HMSRow) -> (id: String, lastUpdated: Int64) {
+        if type == "AuditEvent" { return ("1", row.integer("recorded") ?? 0) }
         if TenantTypes.isStored(type) {
             return (String(row.integer("version_id") ?? 1), row.integer("last_updated") ?? 0)
         }

@@ -97,7 +97,10 @@ public struct ScopePolicy: Sendable {
     /// narrowed (a single filter is kept), never widened.
     public func decide(_ access: Access, resourceType: String, patient: String? = nil) -> Decision {
         let letter = access.letter
-        let candidates = grants.filter { ($0.resourceType == "*" || $0.resourceType == resourceType) && $0.permissions.contains(letter) }
+        // The audit trail needs an explicit AuditEvent grant; wildcards do not reach it.
+        let candidates = grants.filter {
+            ($0.resourceType == resourceType || ($0.resourceType == "*" && resourceType != "AuditEvent")) && $0.permissions.contains(letter)
+        }
         let contextual = candidates.filter { $0.context != .patient }
         if contextual.contains(where: { $0.filter == nil }) { return .allowed(patient: nil, filters: []) }
         if let filtered = contextual.first, let filter = filtered.filter { return .allowed(patient: nil, filters: [filter]) }

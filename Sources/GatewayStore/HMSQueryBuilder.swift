@@ -223,6 +223,7 @@ struct HMSQueryBuilder {
         case .encounterReference(let appointment, let admission): columns = [appointment, admission]
         case .constantToken: return missing ? Self.never : Self.always
         case .quantity(let value, _, _): columns = [value]
+        case .listedReference(_, let column): columns = [column]
         case .indexedToken(let parameter), .indexedReference(let parameter, _):
             let exists = indexedExists(parameter: parameter, extra: SQLStatement())
             var statement = SQLStatement(missing ? "NOT " : "")
@@ -258,6 +259,9 @@ struct HMSQueryBuilder {
         case (.indexedReference(let parameter, let target), .reference(let reference)):
             guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
             return indexedExists(parameter: parameter, extra: SQLStatement(" AND k.code = ?", [.text("\(target)/\(uuid)")]))
+        case (.listedReference(let target, let column), .reference(let reference)):
+            guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
+            return SQLStatement("(',' || t.\(column.name) || ',') LIKE ?", [.text("%," + uuid + ",%")])
         case (.quantity(let valueColumn, let systemColumn, let codeColumn), .quantity(let quantity)):
             return quantityCondition(valueColumn, systemColumn, codeColumn, quantity)
         case (.encounterReference(let appointment, let admission), .reference(let reference)):

@@ -17,6 +17,8 @@ public struct HMSResourceTable: Sendable {
         case indexedToken(parameter: String)
         /// A multi-valued reference of a stored resource (`Type/id` in `stored_resource_tokens`).
         case indexedReference(parameter: String, target: String)
+        /// A comma-separated list of patient ids (the audit trail's `patients`).
+        case listedReference(target: String, HMSColumn)
         /// `valueQuantity`: number, unit system and unit code columns.
         case quantity(value: HMSColumn, system: HMSColumn, code: HMSColumn)
     }
@@ -70,6 +72,6 @@ public struct HMSResourceTable: Sendable {
     public static func `for`(_ resourceType: String) -> HMSResourceTable? { all[resourceType] }
 
     public static let all: [String: HMSResourceTable] = Dictionary(
-        uniqueKeysWithValues: [patient, practitioner, encounter, medicationRequest, organization, observation, diagnosticReport]
+        uniqueKeysWithValues: [patient, practitioner, encounter, medicationRequest, organization, observation, diagnosticReport, auditEvent]
             .map { ($0.resourceType, $0) })
 }

@@ -65,6 +65,33 @@ import Testing
         #expect(verification.count >= 4)
     }
 
+    @Test(arguments: StoreKind.available)
+    func auditorsSearchTheirTenantsTrail(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let patient = GatewayFixture.patientID("initech", 11)
+        let auditor = fixture.token("initech", scope: "system/AuditEvent.rs")
+        try await fixture.withClient { client in
+            expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: fixture.token("initech")), 200)
+            expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: fixture.token("initech", scope: "system/Encounter.rs")), 403)
+            let reads = try await client.get("/initech/r4/AuditEvent?patient=\(patient)&action=R&_count=50", token: auditor)
+            expectStatus(reads, 200)
+            #expect(!reads.resources.isEmpty)
+            for event in reads.resources {
+                #expect(event["resourceType"] as? String == "AuditEvent")
+                #expect(event["action"] as? String == "R")
+            }
+            let failures = try await client.get("/initech/r4/AuditEvent?outcome=4&subtype=read&date=ge2020&_count=50", token: auditor)
+            #expect(!failures.resources.isEmpty && failures.resources.allSatisfy { $0["outcome"] as? String == "4" })
+            if let id = failures.matchIDs.first { expectStatus(try await client.get("/initech/r4/AuditEvent/\(id)", token: auditor), 200) }
+            expectStatus(try await client.get("/initech/r4/AuditEvent", token: fixture.token("initech")), 403)
+            let acmeAuditor = fixture.token("acme", scope: "system/AuditEvent.rs")
+            let acmeView = try await client.get("/acme/r4/AuditEvent?patient=\(patient)", token: acmeAuditor)
+            #expect(acmeView.matchIDs.isEmpty, "another tenant's trail is invisible")
+            let patientToken = fixture.token("initech", scope: "patient/AuditEvent.rs", claims: ["patient": .string(patient)])
+            expectStatus(try await client.get("/initech/r4/AuditEvent", token: patientToken), 403)
+        }
+    }
+
     /// A store of its own, so tampering and failures do not touch the shared fixture.
     static func isolatedGateway() async throws -> (GatewayConfiguration, HMSRepository, GatewayFixture) {
         let fixture = try await GatewayFixture.shared(.sqlite)

@@ -20,8 +20,8 @@ import Testing
             }
             let acmeTypes = resources(acme).compactMap { $0["type"] as? String }
             let globexTypes = resources(globex).compactMap { $0["type"] as? String }
-            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport"])
-            #expect(globexTypes == ["Patient", "Practitioner", "Encounter", "Organization"])
+            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport", "AuditEvent"])
+            #expect(globexTypes == ["Patient", "Practitioner", "Encounter", "Organization", "AuditEvent"])
             let acmePatient = try #require(resources(acme).first { $0["type"] as? String == "Patient" })
             #expect((acmePatient["supportedProfile"] as? [String]) == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"])
             let globexPatient = try #require(resources(globex).first { $0["type"] as? String == "Patient" })
