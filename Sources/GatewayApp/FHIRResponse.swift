@@ -3,6 +3,15 @@ import HTTPTypes
 import Hummingbird
 
 /// Builds HTTP responses from JSON resources and errors.
+extension Response {
+    /// The same response with a plain-text body.
+    func withBody(_ text: String) -> Response {
+        var response = self
+        response.body = .init(byteBuffer: ByteBuffer(string: text))
+        return response
+    }
+}
+
 enum FHIRResponse {
     static func json(_ value: JSON, status: HTTPResponse.Status = .ok, contentType: String = ContentNegotiation.fhirJSON,
                      headers extra: [(String, String)] = []) -> Response {

@@ -56,7 +56,9 @@ public enum GatewayApplication {
         }
         let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
-                                       audit: AuditWriter(repository: store), logger: logger)
+                                       audit: AuditWriter(repository: store),
+                                       metrics: GatewayMetrics(knownTypes: Set(TenantConfiguration.supportedResourceTypes + ["AuditEvent"])),
+                                       logger: logger)
         var application = Application(
             responder: GatewayResponder(services: services),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),

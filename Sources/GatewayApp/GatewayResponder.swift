@@ -15,6 +15,7 @@ struct GatewayResponder: HTTPResponder {
 
     @Sendable func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
+        services.metrics.started()
         var record = RequestRecord(requestID: Self.requestID(request), method: request.method.rawValue)
         var response: Response
         do {
@@ -30,6 +31,7 @@ struct GatewayResponder: HTTPResponder {
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         record.log(to: services.logger, status: Int(response.status.code), durationMilliseconds: milliseconds)
+        services.metrics.finished(record: record, status: Int(response.status.code), seconds: milliseconds / 1000)
         return response
     }
 
@@ -60,7 +62,7 @@ struct GatewayResponder: HTTPResponder {
             return FHIRResponse.json(.object(["status": .string(reachable ? "ready" : "database unreachable"),
                                               "tenants": .int(services.tenants.count)]), status: status, contentType: ContentNegotiation.plainJSON)
         case .metrics:
-            throw FHIRError.notFound("metrics are not enabled")
+            return FHIRResponse.json(.null, contentType: "text/plain; version=0.0.4; charset=utf-8").withBody(services.metrics.render())
         case .developmentJWKS:
             guard let issuer = services.developmentIssuer else { throw FHIRError.notFound("the development issuer is not enabled") }
             return FHIRResponse.json(issuer.jwks, contentType: ContentNegotiation.plainJSON)
@@ -90,6 +92,7 @@ struct GatewayResponder: HTTPResponder {
                     try await services.audit.append(audit)
                 } catch {
                     // Fail closed: what cannot be audited is not served.
+                    services.metrics.auditWriteFailed(tenant: tenant.configuration.slug)
                     services.logger.error("audit write failed", metadata: ["tenant": .string(tenant.configuration.slug), "request_id": .string(record.requestID)])
                     response = FHIRResponse.error(FHIRError(status: 503, code: .transient, "the request could not be audited, so it was not served; retry later"))
                 }

@@ -25,5 +25,6 @@ struct GatewayServices: Sendable {
     let cursors: CursorCodec
     let developmentIssuer: DevelopmentIssuer?
     let audit: AuditWriter
+    let metrics: GatewayMetrics
     let logger: Logger
 }

@@ -81,4 +81,21 @@ import Testing
             #expect(((metadata.json["rest"] as? [[String: Any]])?.first?["security"] as? [String: Any])?["cors"] as? Bool == true)
         }
     }
+
+    @Test func metricsCountRequestsWithoutPHI() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let patient = GatewayFixture.patientID("acme", 2)
+        try await fixture.withClient { client in
+            expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme")), 200)
+            expectStatus(try await client.get("/acme/r4/Patient?family=smith", token: fixture.token("acme")), 200)
+            expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: "garbage"), 401)
+            let metrics = try await client.get("/metrics")
+            expectStatus(metrics, 200)
+            #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
+            #expect(metrics.body.contains(#"fhir_gateway_requests_total{tenant="acme",interaction="read",resource_type="Patient",status_class="2xx"} 1"#))
+            #expect(metrics.body.contains(#"fhir_gateway_token_failures_total{tenant="acme",reason="malformed"} 1"#))
+            #expect(metrics.body.contains("fhir_gateway_request_duration_seconds_bucket"))
+            #expect(!metrics.body.contains(patient) && !metrics.body.lowercased().contains("smith"), "labels never carry PHI")
+        }
+    }
 }
