@@ -3,7 +3,8 @@ import FHIRModels
 /// One declarative request/expectation pair from `conformance/*.json`.
 ///
 /// Paths and values may use `{tenant}`, `{other}` (a second tenant), `{base}` (the tenant's FHIR
-/// base URL), `{patient_id}` and `{other_patient_id}` (a patient of each tenant, discovered first).
+/// base URL), `{patient_id}`, `{patient_id_2}` (two patients of the tenant) and `{other_patient_id}`
+/// (a patient of the other tenant), discovered first.
 public struct ConformanceCase: Sendable {
     public enum Token: Sendable {
         case none

@@ -45,8 +45,10 @@ public struct ConformanceRunner: Sendable {
 
     public func run(_ cases: [ConformanceCase], tenant: String, other: String) async throws -> [Outcome] {
         var values = ["{tenant}": tenant, "{other}": other, "{base}": "\(publicBase)/\(tenant)/r4"]
-        values["{patient_id}"] = try await firstPatient(of: tenant)
-        values["{other_patient_id}"] = try await firstPatient(of: other)
+        let own = try await patients(of: tenant)
+        values["{patient_id}"] = own[0]
+        values["{patient_id_2}"] = own[1]
+        values["{other_patient_id}"] = try await patients(of: other)[0]
         var outcomes: [Outcome] = []
         for item in cases where item.requiresTypes.allSatisfy({ tenantTypes[tenant]?.contains($0) ?? false }) {
             outcomes.append(try await run(item, tenant: tenant, values: values))
@@ -54,11 +56,13 @@ public struct ConformanceRunner: Sendable {
         return outcomes
     }
 
-    private func firstPatient(of tenant: String) async throws -> String {
+    /// Two patients of a tenant (placeholders when it has fewer).
+    private func patients(of tenant: String) async throws -> [String] {
         let token = try mint(tenant, "system/*.rs", JSONObject())
-        let reply = try await send("GET", "/\(tenant)/r4/Patient?_count=1", [("Authorization", "Bearer \(token)")], nil)
+        let reply = try await send("GET", "/\(tenant)/r4/Patient?_count=2", [("Authorization", "Bearer \(token)")], nil)
         let bundle = try? JSONParser.parse(Array(reply.body.utf8))
-        return bundle?["entry"]?.arrayValue?.first?["resource"]?["id"]?.stringValue ?? "00000000-0000-4000-8000-000000000000"
+        let ids = (bundle?["entry"]?.arrayValue ?? []).compactMap { $0["resource"]?["id"]?.stringValue }
+        return ids + Array(repeating: "00000000-0000-4000-8000-000000000000", count: max(0, 2 - ids.count))
     }
 
     static func substitute(_ text: String, _ values: [String: String]) -> String {
@@ -97,7 +101,7 @@ public struct ConformanceRunner: Sendable {
         for excluded in expect.bodyExcludes where reply.body.contains(Self.substitute(excluded, values)) {
             failures.append("body contains '\(Self.substitute(excluded, values))'")
         }
-        guard reply.status != 304 else { return failures }
+        guard reply.status != 304, reply.status != 204 else { return failures }
         guard let body = try? JSONParser.parse(Array(reply.body.utf8)) else {
             return failures + ["body is not JSON"]
         }
