@@ -42,20 +42,19 @@ public final class AuditWriter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var byTenant: [String: [Pending]] = [:]
+            var byTenant: [String: [HMSRepository.AuditRecord]] = [:]
             var order: [String] = []
             for item in batch {
                 if byTenant[item.record.tenantID] == nil { order.append(item.record.tenantID) }
-                byTenant[item.record.tenantID, default: []].append(item)
+                byTenant[item.record.tenantID, default: []].append(item.record)
             }
-            for tenantID in order {
-                let items = byTenant[tenantID] ?? []
-                do {
-                    try await repository.appendAudit(items.map(\.record), tenantID: tenantID)
-                    for item in items { item.continuation.resume() }
-                } catch {
-                    for item in items { item.continuation.resume(throwing: error) }
-                }
+            // Tenants in a stable order, so two replicas flushing the same tenants cannot deadlock.
+            let batches = order.sorted().map { (tenantID: $0, records: byTenant[$0] ?? []) }
+            do {
+                try await repository.appendAudit(batches)
+                for item in batch { item.continuation.resume() }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
             }
         }
     }

@@ -4,4 +4,8 @@ import HMSMapping
 protocol DatabaseTransaction: Sendable {
     func query(_ statement: SQLStatement, columns: [HMSColumn]) async throws -> [HMSRow]
     func execute(_ statement: SQLStatement) async throws
+    /// Switches the transaction's tenant (PostgreSQL: `app.tenant_id`, transaction-local).
+    func setTenant(_ tenantID: String) async throws
+    /// Takes a lock held until the transaction ends (PostgreSQL advisory lock; SQLite has one writer).
+    func lock(_ key: String) async throws
 }

@@ -45,28 +45,34 @@ extension HMSRepository {
         HMSColumn("body", .text), HMSColumn("previous_hash", .text), HMSColumn("hash", .text),
     ]
 
-    /// Appends records of one tenant in order, in one transaction, under the tenant's chain lock.
-    public func appendAudit(_ records: [AuditRecord], tenantID: String) async throws {
-        guard !records.isEmpty else { return }
-        try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: ["audit|\(tenantID)"]) { transaction in
-            let last = try await transaction.query(
-                SQLStatement("SELECT sequence, hash FROM audit_events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1", [.uuid(tenantID)]),
-                columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
-            var sequence = last?.integer("sequence") ?? 0
-            var previous = last?.string("hash") ?? Self.genesisHash
-            for record in records {
-                sequence += 1
-                let body = record.event.serializedString
-                let hash = Self.chainHash(previous: previous, body: body)
-                try await transaction.execute(SQLStatement(
-                    """
-                    INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                     .text(record.action), .text(record.subtype), .text(record.outcome), record.agent.map(SQLBind.text) ?? .null,
-                     .text(record.patients.joined(separator: ",")), .text(body), .text(previous), .text(hash)]))
-                previous = hash
+    /// Appends records in one transaction: per tenant, in order, under that tenant's chain lock,
+    /// with one multi-row insert. Tenants are switched inside the transaction, so a batch of many
+    /// tenants still costs one commit.
+    public func appendAudit(_ batches: [(tenantID: String, records: [AuditRecord])]) async throws {
+        guard let first = batches.first?.tenantID else { return }
+        try await backend.withWriteTransaction(tenantID: first, lockKeys: []) { transaction in
+            for (tenantID, records) in batches where !records.isEmpty {
+                try await transaction.setTenant(tenantID)
+                try await transaction.lock("audit|\(tenantID)")
+                let last = try await transaction.query(
+                    SQLStatement("SELECT sequence, hash FROM audit_events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1", [.uuid(tenantID)]),
+                    columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
+                var sequence = last?.integer("sequence") ?? 0
+                var previous = last?.string("hash") ?? Self.genesisHash
+                var insert = SQLStatement("""
+                    INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash) VALUES
+                    """)
+                for (index, record) in records.enumerated() {
+                    sequence += 1
+                    let body = record.event.serializedString
+                    let hash = Self.chainHash(previous: previous, body: body)
+                    insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
+                                     .text(record.action), .text(record.subtype), .text(record.outcome), record.agent.map(SQLBind.text) ?? .null,
+                                     .text(record.patients.joined(separator: ",")), .text(body), .text(previous), .text(hash)]
+                    previous = hash
+                }
+                try await transaction.execute(insert)
             }
         }
     }

@@ -174,6 +174,14 @@ final class PostgresBackend: DatabaseBackend {
             let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try PostgresBackend.bindings(statement.binds))
             try await connection.query(query, logger: logger)
         }
+
+        func setTenant(_ tenantID: String) async throws {
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+        }
+
+        func lock(_ key: String) async throws {
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
+        }
     }
 
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],

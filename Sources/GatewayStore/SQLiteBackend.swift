@@ -147,6 +147,9 @@ final class SQLiteBackend: DatabaseBackend {
         func execute(_ statement: SQLStatement) async throws {
             _ = try await connection.query(statement.sql, statement.binds.map(SQLiteBackend.data))
         }
+
+        func setTenant(_ tenantID: String) async throws {}
+        func lock(_ key: String) async throws {}
     }
 
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
