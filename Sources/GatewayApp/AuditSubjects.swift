@@ -6,6 +6,14 @@ final class AuditSubjects: Sendable {
     private struct Noted {
         var resources: [String] = []
         var patients: [String] = []
+        var entries: [Entry] = []
+    }
+
+    /// One entry of a transaction or batch, audited on its own.
+    struct Entry: Sendable {
+        let interaction: String
+        let status: Int
+        let resource: JSON?
     }
 
     private let noted = Mutex(Noted())
@@ -28,6 +36,9 @@ final class AuditSubjects: Sendable {
         }
     }
 
+    func noteEntry(_ entry: Entry) { noted.withLock { $0.entries.append(entry) } }
+
+    var entries: [Entry] { noted.withLock { $0.entries } }
     var resources: [String] { noted.withLock { $0.resources } }
     var patients: [String] { noted.withLock { $0.patients } }
 }

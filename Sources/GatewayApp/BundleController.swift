@@ -204,6 +204,13 @@ struct BundleController {
             }
             return responses
         }
+        for (item, result) in zip(plan, results) {
+            let status = Int((result["response"]?["status"]?.stringValue ?? "200").prefix(3)) ?? 200
+            let location = result["response"]?["location"]?.stringValue ?? ""
+            let id = location.components(separatedBy: "/\(item.type)/").last?.components(separatedBy: "/").first ?? item.id
+            let noted = JSON.object(["resourceType": .string(item.type), "id": .string(id), "subject": item.resource["subject"] ?? .null])
+            subjects.noteEntry(.init(interaction: item.method == "PUT" ? "update" : "create", status: status, resource: noted))
+        }
         return (FHIRResponse.json(Self.responseBundle("transaction-response", results), contentType: contentType), results.count)
     }
 
@@ -225,7 +232,9 @@ struct BundleController {
                     case .created:
                         responses.append(Self.entryResponse(status: "201 Created", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/1",
                                                             versionID: "1", lastUpdated: now))
+                        subjects.noteEntry(.init(interaction: "create", status: 201, resource: resource))
                     case .existing(let row):
+                        subjects.noteEntry(.init(interaction: "create", status: 200, resource: ResourceRendering.resource(item.type, row: row, tenant: tenant)))
                         let (versionID, updated) = ResourceRendering.version(item.type, row: row)
                         responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(row.string("id") ?? "")/_history/\(versionID)",
                                                             versionID: versionID, lastUpdated: updated))
@@ -241,6 +250,7 @@ struct BundleController {
                                                               body: resource.serializedString, index: SearchIndex.extract(from: resource))
                     switch try await services.repository.update(version, ifMatch: item.ifMatch, scope: confined) {
                     case .updated:
+                        subjects.noteEntry(.init(interaction: "update", status: 200, resource: resource))
                         responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/\(currentVersion + 1)",
                                                             versionID: String(currentVersion + 1), lastUpdated: now))
                     case .notFound: throw ReadController.notFound
@@ -248,6 +258,8 @@ struct BundleController {
                     }
                 }
             } catch let error as FHIRError {
+                let method = entry["request"]?["method"]?.stringValue
+                subjects.noteEntry(.init(interaction: method == "PUT" ? "update" : "create", status: error.status, resource: nil))
                 var response = JSONObject()
                 response.append("status", "\(error.status)")
                 response.append("outcome", error.outcome)

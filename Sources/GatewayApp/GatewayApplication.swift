@@ -57,7 +57,8 @@ public enum GatewayApplication {
         let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
                                        audit: AuditWriter(repository: store),
-                                       metrics: GatewayMetrics(knownTypes: Set(TenantConfiguration.supportedResourceTypes + ["AuditEvent"])),
+                                       metrics: GatewayMetrics(knownTypes: Set(TenantConfiguration.supportedResourceTypes + ["AuditEvent"]),
+                                                               database: { (store.activeCalls, store.maximumConnections) }),
                                        logger: logger)
         var application = Application(
             responder: GatewayResponder(services: services),

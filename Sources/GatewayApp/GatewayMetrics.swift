@@ -34,9 +34,11 @@ final class GatewayMetrics: Sendable {
 
     private let state = Mutex(State())
     private let knownTypes: Set<String>
+    private let database: @Sendable () -> (active: Int, maximum: Int)
 
-    init(knownTypes: Set<String>) {
+    init(knownTypes: Set<String>, database: @escaping @Sendable () -> (active: Int, maximum: Int)) {
         self.knownTypes = knownTypes
+        self.database = database
     }
 
     func started() { state.withLock { $0.inFlight += 1 } }
@@ -99,6 +101,13 @@ final class GatewayMetrics: Sendable {
         lines.append("# HELP fhir_gateway_requests_in_flight Requests being answered now.")
         lines.append("# TYPE fhir_gateway_requests_in_flight gauge")
         lines.append("fhir_gateway_requests_in_flight \(state.inFlight)")
+        let pool = database()
+        lines.append("# HELP fhir_gateway_db_calls_in_flight Database calls holding a pooled connection now.")
+        lines.append("# TYPE fhir_gateway_db_calls_in_flight gauge")
+        lines.append("fhir_gateway_db_calls_in_flight \(pool.active)")
+        lines.append("# HELP fhir_gateway_db_pool_max_connections Size of the gateway's database connection pool.")
+        lines.append("# TYPE fhir_gateway_db_pool_max_connections gauge")
+        lines.append("fhir_gateway_db_pool_max_connections \(pool.maximum)")
         return lines.joined(separator: "\n") + "\n"
     }
 }

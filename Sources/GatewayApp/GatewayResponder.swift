@@ -88,8 +88,22 @@ struct GatewayResponder: HTTPResponder {
             if let tenantID = tenant.hmsTenantID, Self.isAudited(record.interaction) {
                 let audit = AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
                                                      subjects: subjects, query: request.uri.query, address: context.remoteAddress.flatMap(\.ipAddress))
+                // Each transaction or batch entry is an interaction of its own; all records go in one commit.
+                var records = [audit]
+                for entry in subjects.entries {
+                    let entrySubjects = AuditSubjects()
+                    if let resource = entry.resource { entrySubjects.note(resource) }
+                    var entryRecord = record
+                    entryRecord.interaction = entry.interaction
+                    records.append(AuditEventBuilder.record(tenantID: tenantID, record: entryRecord, status: entry.status, scope: record.scope,
+                                                            subjects: entrySubjects, query: nil, address: context.remoteAddress.flatMap(\.ipAddress)))
+                }
+                let writer = services.audit
                 do {
-                    try await services.audit.append(audit)
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for item in records { group.addTask { try await writer.append(item) } }
+                        try await group.waitForAll()
+                    }
                 } catch {
                     // Fail closed: what cannot be audited is not served.
                     services.metrics.auditWriteFailed(tenant: tenant.configuration.slug)

@@ -50,6 +50,8 @@ extension HMSRepository {
     /// tenants still costs one commit.
     public func appendAudit(_ batches: [(tenantID: String, records: [AuditRecord])]) async throws {
         guard let first = batches.first?.tenantID else { return }
+        beginCall()
+        defer { endCall() }
         try await backend.withWriteTransaction(tenantID: first, lockKeys: []) { transaction in
             for (tenantID, records) in batches where !records.isEmpty {
                 try await transaction.setTenant(tenantID)
@@ -82,7 +84,7 @@ extension HMSRepository {
         let statement = SQLStatement(
             "SELECT sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash FROM audit_events t WHERE t.tenant_id = ? AND t.sequence > ? ORDER BY t.sequence LIMIT \(max(1, limit))",
             [.uuid(tenantID), .integer(sequence)])
-        return try await backend.query(statement, columns: Self.auditColumns, tenantID: tenantID)
+        return try await tracked { try await backend.query(statement, columns: Self.auditColumns, tenantID: tenantID) }
     }
 
     public struct ChainBreak: Sendable, CustomStringConvertible {

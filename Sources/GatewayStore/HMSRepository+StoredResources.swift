@@ -88,7 +88,9 @@ extension HMSRepository {
     /// Runs `body` in one write transaction of the tenant; an error rolls everything back.
     public func withStoredTransaction<T: Sendable>(scope: TenantScope, lockKeys: [String],
                                                    _ body: @Sendable (StoredTransaction) async throws -> T) async throws -> T {
-        try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKeys: lockKeys) { transaction in
+        beginCall()
+        defer { endCall() }
+        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKeys: lockKeys) { transaction in
             try await body(StoredTransaction(transaction: transaction, scope: scope))
         }
     }
@@ -161,7 +163,7 @@ extension HMSRepository {
         let statement = SQLStatement(
             "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? ORDER BY t.version_id DESC LIMIT 1000",
             [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
-        return try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID)
+        return try await tracked { try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID) }
     }
 
     /// One version of a stored resource.
@@ -170,6 +172,6 @@ extension HMSRepository {
         let statement = SQLStatement(
             "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? AND t.version_id = ?",
             [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid), .integer(Int64(versionID))])
-        return try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID).first
+        return try await tracked { try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID) }.first
     }
 }

@@ -4,17 +4,34 @@ import GatewayAuth
 import GatewayConfig
 import HMSMapping
 import Logging
+import Synchronization
 
 /// The only way to HMS data. Every method that returns rows takes a ``TenantScope`` and
 /// the SQL it runs starts with that tenant's predicate.
 public final class HMSRepository: Sendable {
     let backend: any DatabaseBackend
     public let kind: String
+    private let inFlight = Atomic<Int>(0)
+    public let maximumConnections: Int
 
     init(backend: any DatabaseBackend, kind: String) {
         self.backend = backend
         self.kind = kind
+        self.maximumConnections = kind == "postgres" ? PostgresBackend.maximumConnections : 1
     }
+
+    /// Database calls running now (pool usage, for metrics).
+    public var activeCalls: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Counts a call as in flight while it runs.
+    func tracked<T>(_ body: () async throws -> T) async throws -> T {
+        beginCall()
+        defer { endCall() }
+        return try await body()
+    }
+
+    func beginCall() { inFlight.wrappingAdd(1, ordering: .relaxed) }
+    func endCall() { inFlight.wrappingSubtract(1, ordering: .relaxed) }
 
     /// Opens the configured store (SQLite file or PostgreSQL).
     public static func open(_ database: GatewayConfiguration.Database, logger: Logger) async throws -> HMSRepository {
@@ -56,7 +73,7 @@ public final class HMSRepository: Sendable {
     /// The tenant registry: slug to HMS tenant id. Holds no PHI, so it is read without a tenant scope.
     public func tenantIDs() async throws -> [String: String] {
         let columns = [HMSColumn("id", .uuid), HMSColumn("slug", .text)]
-        let rows = try await backend.query(SQLStatement("SELECT id, slug FROM tenants"), columns: columns, tenantID: nil)
+        let rows = try await tracked { try await backend.query(SQLStatement("SELECT id, slug FROM tenants"), columns: columns, tenantID: nil) }
         var registry: [String: String] = [:]
         for row in rows {
             if let slug = row.string("slug"), let id = row.string("id") { registry[slug] = id }
@@ -67,7 +84,7 @@ public final class HMSRepository: Sendable {
     public func read(_ resourceType: String, id: String, scope: TenantScope) async throws -> HMSRow? {
         guard let table = HMSResourceTable.for(resourceType) else { return nil }
         guard let statement = HMSQueryBuilder(table: table, scope: scope).read(id: id) else { return nil }
-        return try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID).first
+        return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }.first
     }
 
     /// Rows of `resourceType` whose search column for `parameter` is one of `ids` (includes).
@@ -77,7 +94,7 @@ public final class HMSRepository: Sendable {
         let uuids = ids.compactMap(HMSIdentifier.normalizedUUID)
         guard !uuids.isEmpty else { return [] }
         let statement = HMSQueryBuilder(table: table, scope: scope).rows(where: column, in: uuids, limit: limit)
-        return try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID)
+        return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
     }
 
     /// Resources by FHIR id (includes); ids that cannot exist are dropped.
@@ -90,14 +107,14 @@ public final class HMSRepository: Sendable {
                 guard !uuids.isEmpty else { continue }
                 let statement = HMSQueryBuilder(table: table, scope: scope)
                     .rows(where: HMSColumn("source_id", .uuid), in: uuids, fixed: [(HMSColumn("kind", .text), kind)], limit: uuids.count)
-                rows += try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID)
+                rows += try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
             }
             return rows
         }
         let uuids = ids.compactMap(HMSIdentifier.normalizedUUID)
         guard !uuids.isEmpty else { return [] }
         let statement = HMSQueryBuilder(table: table, scope: scope).rows(where: table.idColumn, in: uuids, limit: uuids.count)
-        return try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID)
+        return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
     }
 
     /// One page of a search: up to `request.count` rows after `position`, and where the next page starts.
@@ -105,7 +122,7 @@ public final class HMSRepository: Sendable {
         guard let table = HMSResourceTable.for(request.resourceType) else { return ([], nil) }
         let builder = HMSQueryBuilder(table: table, scope: scope)
         let statement = builder.search(request, after: position, limit: request.count + 1)
-        var rows = try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID)
+        var rows = try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
         guard rows.count > request.count else { return (rows, nil) }
         rows.removeLast(rows.count - request.count)
         guard let last = rows.last, let id = HMSResourceMapper.fhirID(request.resourceType, row: last) else { return (rows, nil) }
@@ -126,7 +143,7 @@ public final class HMSRepository: Sendable {
     public func count(_ request: SearchRequest, scope: TenantScope) async throws -> Int {
         guard let table = HMSResourceTable.for(request.resourceType) else { return 0 }
         let statement = HMSQueryBuilder(table: table, scope: scope).count(request)
-        let rows = try await backend.query(statement, columns: [HMSColumn("total", .integer)], tenantID: scope.tenantID)
+        let rows = try await tracked { try await backend.query(statement, columns: [HMSColumn("total", .integer)], tenantID: scope.tenantID) }
         return Int(rows.first?.integer("total") ?? 0)
     }
 }

@@ -8,6 +8,9 @@ import PostgresNIO
 /// PostgreSQL: the gateway's role reads under row-level security, with the tenant set per
 /// transaction (`set_config(..., true)`) so a pooled connection never carries it further.
 final class PostgresBackend: DatabaseBackend {
+    /// Pool size of the gateway role's connections.
+    static let maximumConnections = 24
+
     let client: PostgresClient
     /// The schema owner, for migrations and seeding; the gateway role when none is configured.
     let ownerClient: PostgresClient?
@@ -36,7 +39,7 @@ final class PostgresBackend: DatabaseBackend {
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = 24
+        configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.minimumConnections = 0
         return Endpoint(configuration: configuration, user: user)
     }

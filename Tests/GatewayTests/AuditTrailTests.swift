@@ -92,6 +92,32 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.available)
+    func transactionEntriesAreAuditedOneByOne(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let patient = GatewayFixture.patientID("initech", 12)
+        let requestID = "tx-\(UUID().uuidString)"
+        try await fixture.withClient { client in
+            let bundle = LabBundleTests.bundle("transaction", [
+                LabBundleTests.entry(LabFixtures.observation(patient: patient), fullUrl: nil, url: "Observation"),
+                LabBundleTests.entry(LabFixtures.observation(patient: patient, code: "789-8"), fullUrl: nil, url: "Observation"),
+            ])
+            let response = try await client.send("/initech/r4", method: .post, token: fixture.token("initech", scope: LabWriteTests.writer),
+                                                 headers: LabWriteTests.json.merging(["X-Request-Id": requestID]) { $1 }, body: bundle)
+            expectStatus(response, 200)
+        }
+        let events = try await Self.events(fixture.repository, tenant: "initech").filter { event in
+            ((event["entity"] as? [[String: Any]]) ?? []).contains { (($0["what"] as? [String: Any])?["identifier"] as? [String: Any])?["value"] as? String == requestID }
+        }
+        let subtypes = events.compactMap { ($0["subtype"] as? [[String: Any]])?.first?["code"] as? String }.sorted()
+        #expect(subtypes == ["create", "create", "transaction"], "\(subtypes)")
+        for event in events where (event["subtype"] as? [[String: Any]])?.first?["code"] as? String == "create" {
+            #expect(event["action"] as? String == "C")
+            let references = ((event["entity"] as? [[String: Any]]) ?? []).compactMap { ($0["what"] as? [String: Any])?["reference"] as? String }
+            #expect(references.contains("Patient/\(patient)") && references.contains { $0.hasPrefix("Observation/") })
+        }
+    }
+
     /// A store of its own, so tampering and failures do not touch the shared fixture.
     static func isolatedGateway() async throws -> (GatewayConfiguration, HMSRepository, GatewayFixture) {
         let fixture = try await GatewayFixture.shared(.sqlite)

@@ -95,6 +95,8 @@ import Testing
             #expect(metrics.body.contains(#"fhir_gateway_requests_total{tenant="acme",interaction="read",resource_type="Patient",status_class="2xx"} 1"#))
             #expect(metrics.body.contains(#"fhir_gateway_token_failures_total{tenant="acme",reason="malformed"} 1"#))
             #expect(metrics.body.contains("fhir_gateway_request_duration_seconds_bucket"))
+            #expect(metrics.body.contains("fhir_gateway_db_calls_in_flight "))
+            #expect(metrics.body.contains("fhir_gateway_db_pool_max_connections"))
             #expect(!metrics.body.contains(patient) && !metrics.body.lowercased().contains("smith"), "labels never carry PHI")
         }
     }
