@@ -30,15 +30,7 @@ enum AuditSchema {
 
     /// The gateway role may insert and read audit rows of its tenant, never update, delete or truncate them.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
-        [
-            "ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY",
-            "ALTER TABLE audit_events FORCE ROW LEVEL SECURITY",
-            "DROP POLICY IF EXISTS tenant_isolation ON audit_events",
-            """
-            CREATE POLICY tenant_isolation ON audit_events
-              USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-              WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-            """,
+        HMSSchema.tenantIsolation("audit_events") + [
             "REVOKE ALL ON audit_events FROM \"\(gatewayRole)\"",
             "GRANT SELECT, INSERT ON audit_events TO \"\(gatewayRole)\"",
         ]

@@ -168,19 +168,25 @@ enum HMSSchema {
         """
     }
 
-    /// PostgreSQL only: folding function, row-level security that fails closed, grants to the gateway role.
+    /// Row-level security on a tenant table, forced for the owner too, failing closed when
+    /// `app.tenant_id` is missing or empty.
+    static func tenantIsolation(_ table: String) -> [String] {
+        [
+            "ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE \(table) FORCE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS tenant_isolation ON \(table)",
+            """
+            CREATE POLICY tenant_isolation ON \(table)
+              USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+              WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+            """,
+        ]
+    }
+
+    /// PostgreSQL only: row-level security on every tenant table, grants to the gateway role.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
         var statements: [String] = []
-        for table in tables where table.tenantScoped {
-            statements.append("ALTER TABLE \(table.name) ENABLE ROW LEVEL SECURITY")
-            statements.append("ALTER TABLE \(table.name) FORCE ROW LEVEL SECURITY")
-            statements.append("DROP POLICY IF EXISTS tenant_isolation ON \(table.name)")
-            statements.append("""
-                CREATE POLICY tenant_isolation ON \(table.name)
-                  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-                  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-                """)
-        }
+        for table in tables where table.tenantScoped { statements += tenantIsolation(table.name) }
         let role = "\"\(gatewayRole)\""
         statements.append("GRANT USAGE ON SCHEMA public TO \(role)")
         let readable = tables.map(\.name) + ["hms_encounters"]

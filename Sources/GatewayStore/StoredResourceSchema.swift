@@ -60,19 +60,7 @@ enum StoredResourceSchema {
     /// Row-level security like the HMS tables; the gateway role may write these tables
     /// (never delete versions), always inside its tenant.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
-        var statements: [String] = []
-        for table in tables {
-            statements += [
-                "ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE \(table) FORCE ROW LEVEL SECURITY",
-                "DROP POLICY IF EXISTS tenant_isolation ON \(table)",
-                """
-                CREATE POLICY tenant_isolation ON \(table)
-                  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-                  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-                """,
-            ]
-        }
+        var statements = tables.flatMap(HMSSchema.tenantIsolation)
         let role = "\"\(gatewayRole)\""
         statements += [
             "GRANT SELECT, INSERT, UPDATE ON stored_resources TO \(role)",
