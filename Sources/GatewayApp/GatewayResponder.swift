@@ -160,6 +160,7 @@ struct GatewayResponder: HTTPResponder {
             throw failure.fhirError
         }
         record.scope = scope
+        try await requireUser(for: scope)
         if interaction == .bundle {
             let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope), subjects: subjects)
             let (response, count) = try await controller.handle(request: request, contentType: contentType)
@@ -224,6 +225,16 @@ struct GatewayResponder: HTTPResponder {
             throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type)")
         case .capabilities, .smartConfiguration, .bundle:
             throw FHIRError.notFound("no FHIR endpoint at this path")
+        }
+    }
+
+    /// `user/` grants act for the `fhirUser`, who must be a Practitioner of this tenant.
+    private func requireUser(for scope: TenantScope) async throws {
+        guard ScopePolicy(scope: scope.scope).grants.contains(where: { $0.context == .user }) else { return }
+        let prefix = "Practitioner/"
+        guard let fhirUser = scope.fhirUser, fhirUser.hasPrefix(prefix),
+              try await services.repository.read("Practitioner", id: String(fhirUser.dropFirst(prefix.count)), scope: scope) != nil else {
+            throw FHIRError.forbidden("user-level scopes need a fhirUser claim naming a Practitioner of this tenant")
         }
     }
 

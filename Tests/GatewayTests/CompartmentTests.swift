@@ -69,9 +69,11 @@ import Testing
             expectStatus(try await client.get("/acme/r4/Observation/\(ids["718-7"]!)", token: hemoglobinOnly), 200)
             expectStatus(try await client.get("/acme/r4/Observation/\(ids["789-8"]!)", token: hemoglobinOnly), 404)
             expectStatus(try await client.get("/acme/r4/Observation/\(ids["789-8"]!)/_history", token: hemoglobinOnly), 404)
-            let labs = fixture.token("acme", scope: "user/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category%7Claboratory")
+            let doctor = JSON.string("Practitioner/\(GatewayFixture.doctorID("acme", 1))")
+            let labs = fixture.token("acme", scope: "user/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category%7Claboratory",
+                                     claims: ["fhirUser": doctor])
             #expect(try await client.get("/acme/r4/Observation?patient=\(me)&_count=50", token: labs).matchIDs.count >= 2)
-            let unenforceable = fixture.token("acme", scope: "user/Observation.rs?nonsense=1")
+            let unenforceable = fixture.token("acme", scope: "user/Observation.rs?nonsense=1", claims: ["fhirUser": doctor])
             expectStatus(try await client.get("/acme/r4/Observation?patient=\(me)", token: unenforceable), 403)
 
             let writer = fixture.token("acme", scope: "patient/Observation.cr", claims: ["patient": .string(me)])

@@ -49,11 +49,19 @@ public struct ConformanceRunner: Sendable {
         values["{patient_id}"] = own[0]
         values["{patient_id_2}"] = own[1]
         values["{other_patient_id}"] = try await patients(of: other)[0]
+        values["{practitioner_id}"] = try await firstID("Practitioner", of: tenant)
         var outcomes: [Outcome] = []
         for item in cases where item.requiresTypes.allSatisfy({ tenantTypes[tenant]?.contains($0) ?? false }) {
             outcomes.append(try await run(item, tenant: tenant, values: values))
         }
         return outcomes
+    }
+
+    private func firstID(_ type: String, of tenant: String) async throws -> String {
+        let token = try mint(tenant, "system/*.rs", JSONObject())
+        let reply = try await send("GET", "/\(tenant)/r4/\(type)?_count=1", [("Authorization", "Bearer \(token)")], nil)
+        let bundle = try? JSONParser.parse(Array(reply.body.utf8))
+        return bundle?["entry"]?.arrayValue?.first?["resource"]?["id"]?.stringValue ?? "00000000-0000-4000-8000-000000000000"
     }
 
     /// Two patients of a tenant (placeholders when it has fewer).
