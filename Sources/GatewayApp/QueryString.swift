@@ -10,6 +10,9 @@ enum QueryString {
             guard let key = decode(pieces[0]), let value = decode(pieces.count > 1 ? pieces[1] : "") else {
                 throw .badRequest("the query string is not valid percent-encoding", code: .structure)
             }
+            guard !key.contains("\u{0}"), !value.contains("\u{0}") else {
+                throw .badRequest("the query string contains a NUL character", code: .value, expression: [key])
+            }
             if key.isEmpty { continue }
             pairs.append((key, value))
         }

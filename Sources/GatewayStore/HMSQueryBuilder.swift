@@ -368,6 +368,11 @@ struct HMSQueryBuilder {
             lower -= gap
             upper += gap
         }
+        // Both stores hold years 1 to 9999; wider bounds (an `ap` around year 1) are clamped.
+        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
+        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400
+        lower = min(max(lower, earliest), latest)
+        upper = min(max(upper, earliest), latest + 86400)
         func text(_ seconds: Int64, _ kind: HMSColumnKind, roundUp: Bool) -> SQLBind {
             if kind == .date {
                 let day = roundUp ? (seconds + 86399) : seconds

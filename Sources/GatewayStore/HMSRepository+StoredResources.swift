@@ -122,7 +122,12 @@ extension HMSRepository {
     static func writeCurrent(_ version: StoredVersion, replacing: Bool, transaction: any DatabaseTransaction, scope: TenantScope) async throws {
         let index = version.index
         let updated = SQLBind.timestamp(CivilTime.isoInstant(epochSeconds: version.lastUpdated))
-        func time(_ seconds: Int64?) -> SQLBind { seconds.map { .timestamp(CivilTime.isoInstant(epochSeconds: $0)) } ?? .null }
+        // Both stores hold years 1 to 9999; an instant just outside (a zone offset at the edge) is clamped.
+        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
+        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400 + 86399
+        func time(_ seconds: Int64?) -> SQLBind {
+            seconds.map { .timestamp(CivilTime.isoInstant(epochSeconds: min(max($0, earliest), latest))) } ?? .null
+        }
         let values: [SQLBind] = [
             .integer(Int64(version.versionID)), updated, .text(version.body),
             index.patientID.flatMap(HMSIdentifier.normalizedUUID).map(SQLBind.uuid) ?? .null,

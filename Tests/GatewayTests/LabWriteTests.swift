@@ -167,9 +167,13 @@ import Testing
             expectStatus(try await Self.post(client, "acme", "Observation", huge, token: token), 413)
             let readOnly = try await Self.post(client, "acme", "Observation", valid, token: fixture.token("acme", scope: "system/Observation.rs"))
             expectStatus(readOnly, 403)
+            for edge in ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"] {
+                let response = try await Self.post(client, "acme", "Observation", LabFixtures.observation(patient: patient, effective: edge), token: token)
+                expectStatus(response, 201, "effective \(edge): \(response.body.prefix(200))")
+            }
             let hms = try await Self.post(client, "acme", "Patient", #"{"resourceType":"Patient"}"#, token: token)
             expectStatus(hms, 405)
-            #expect(try await countForPatient(client) == before, "failed requests store nothing")
+            #expect(try await countForPatient(client) == before + 2, "failed requests store nothing (the two edge dates were valid)")
         }
     }
 

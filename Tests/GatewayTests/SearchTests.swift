@@ -144,6 +144,11 @@ import Testing
             #expect(((bad.json["issue"] as? [[String: Any]])?.first?["expression"] as? [String]) == ["birthdate"])
             expectStatus(try await client.get("/acme/r4/Patient?birthdate=xx2020", token: token), 400)
             expectStatus(try await client.get("/acme/r4/Patient?_count=-1", token: token), 400)
+            expectStatus(try await client.get("/acme/r4/Patient?family=%00", token: token), 400)
+            for edge in ["birthdate=ap0001", "birthdate=lt0001-01-02", "birthdate=gt9999-12-31", "_lastUpdated=ap9999", "date=sa9999"] {
+                let type = edge.hasPrefix("date") ? "Encounter" : "Patient"
+                expectStatus(try await client.get("/acme/r4/\(type)?\(edge)", token: token), 200, "\(edge)")
+            }
 
             let encounters = try await client.get("/acme/r4/Encounter?patient=\(patient)&_count=50", token: token)
             #expect(encounters.resources.count >= 2)
