@@ -87,17 +87,11 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
-        let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try Self.bindings(statement.binds))
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
-            if let tenantID {
-                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-            }
-            var rows: [HMSRow] = []
-            for try await row in try await connection.query(query, logger: logger) {
-                rows.append(try Self.row(row))
-            }
-            return rows
+            let transaction = Transaction(connection: connection, logger: logger)
+            if let tenantID { try await transaction.setTenant(tenantID) }
+            return try await transaction.query(statement, columns: columns)
         }
     }
 

@@ -67,14 +67,7 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
-        let rows = try await reader().query(statement.sql, statement.binds.map(Self.data))
-        return rows.map { row in
-            var values: [String: HMSRow.Value] = [:]
-            for column in columns {
-                values[column.name] = Self.value(row.column(column.name), kind: column.kind)
-            }
-            return HMSRow(values: values)
-        }
+        try await Transaction(connection: reader()).query(statement, columns: columns)
     }
 
     static func value(_ data: SQLiteData?, kind: HMSColumnKind) -> HMSRow.Value {

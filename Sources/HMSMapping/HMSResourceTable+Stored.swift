@@ -16,32 +16,27 @@ extension HMSResourceTable {
     }
 
     private static let patientColumn = HMSColumn("patient_id", .uuid)
-    private static let effective = SearchColumn.date(start: HMSColumn("effective_start", .timestamp), end: HMSColumn("effective_end", .timestamp))
 
-    static let observation = stored("Observation", searchColumns: [
+    /// Parameters Observation and DiagnosticReport share.
+    private static let labSearchColumns: [String: SearchColumn] = [
         "patient": .reference(target: "Patient", patientColumn),
         "subject": .reference(target: "Patient", patientColumn),
         "category": .indexedToken(parameter: "category"),
         "code": .indexedToken(parameter: "code"),
         "identifier": .indexedToken(parameter: "identifier"),
-        "date": effective,
+        "date": .date(start: HMSColumn("effective_start", .timestamp), end: HMSColumn("effective_end", .timestamp)),
+        "encounter": .indexedReference(parameter: "encounter", target: "Encounter"),
+        "performer": .indexedReference(parameter: "performer", target: "Practitioner"),
+    ]
+
+    static let observation = stored("Observation", searchColumns: labSearchColumns.merging([
         "status": .token(HMSColumn("status", .text), system: .fixed("http://hl7.org/fhir/observation-status"), codes: nil),
         "value-quantity": .quantity(value: HMSColumn("value_quantity", .decimal), system: HMSColumn("value_system", .text),
                                     code: HMSColumn("value_code", .text)),
-        "encounter": .indexedReference(parameter: "encounter", target: "Encounter"),
-        "performer": .indexedReference(parameter: "performer", target: "Practitioner"),
-    ], sortColumns: ["date": [HMSColumn("effective_start", .timestamp)]])
+    ]) { $1 }, sortColumns: ["date": [HMSColumn("effective_start", .timestamp)]])
 
-    static let diagnosticReport = stored("DiagnosticReport", searchColumns: [
-        "patient": .reference(target: "Patient", patientColumn),
-        "subject": .reference(target: "Patient", patientColumn),
-        "category": .indexedToken(parameter: "category"),
-        "code": .indexedToken(parameter: "code"),
-        "identifier": .indexedToken(parameter: "identifier"),
-        "date": effective,
+    static let diagnosticReport = stored("DiagnosticReport", searchColumns: labSearchColumns.merging([
         "status": .token(HMSColumn("status", .text), system: .fixed("http://hl7.org/fhir/diagnostic-report-status"), codes: nil),
         "result": .indexedReference(parameter: "result", target: "Observation"),
-        "encounter": .indexedReference(parameter: "encounter", target: "Encounter"),
-        "performer": .indexedReference(parameter: "performer", target: "Practitioner"),
-    ], sortColumns: ["date": [HMSColumn("effective_start", .timestamp)]])
+    ]) { $1 }, sortColumns: ["date": [HMSColumn("effective_start", .timestamp)]])
 }
