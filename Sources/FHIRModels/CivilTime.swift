@@ -60,13 +60,28 @@ public enum CivilTime {
         return "\(weekday), \(pad(d, 2)) \(months[m - 1]) \(pad(y, 4)) \(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)) GMT"
     }
 
-    /// Parses an RFC 9110 IMF-fixdate (`If-Modified-Since`).
+    /// Parses an RFC 9110 IMF-fixdate (`If-Modified-Since`): fixed-width fields, each in its range;
+    /// anything else is nil, so no client value reaches the arithmetic below out of range.
     public static func parseHTTPDate(_ text: String) -> Int64? {
-        let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]),
-              let monthIndex = months.firstIndex(of: String(parts[2])), let year = Int(parts[3]) else { return nil }
-        let clock = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard clock.count == 3 else { return nil }
-        return Int64(days(year: year, month: monthIndex + 1, day: day)) * 86400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
+              let day = fixedDigits(parts[1], width: 2), let monthIndex = months.firstIndex(of: String(parts[2])),
+              let year = fixedDigits(parts[3], width: 4), year >= 1 else { return nil }
+        let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, let hour = fixedDigits(clock[0], width: 2), let minute = fixedDigits(clock[1], width: 2),
+              let second = fixedDigits(clock[2], width: 2), hour < 24, minute < 60, second < 61,
+              (1...daysInMonth(year: year, month: monthIndex + 1)).contains(day) else { return nil }
+        return Int64(days(year: year, month: monthIndex + 1, day: day)) * 86400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+
+    /// Exactly `width` ASCII digits (at most 4, so the value always fits).
+    private static func fixedDigits(_ text: Substring, width: Int) -> Int? {
+        guard text.utf8.count == width, width <= 4 else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 }

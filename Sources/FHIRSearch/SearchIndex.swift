@@ -19,10 +19,12 @@ public struct SearchIndex: Sendable, Equatable {
     public var tokens: [Token] = []
 
     /// Extracts the columns the search registry declares for Observation and DiagnosticReport.
-    public static func extract(from resource: JSON) -> SearchIndex {
+    /// References are indexed as `Type/id` whatever local form was posted (`baseURL` is the tenant's).
+    public static func extract(from resource: JSON, baseURL: String?) -> SearchIndex {
         var index = SearchIndex()
-        if let reference = resource["subject"]?["reference"]?.stringValue, reference.hasPrefix("Patient/") {
-            index.patientID = String(reference.dropFirst("Patient/".count))
+        if let text = resource["subject"]?["reference"]?.stringValue, let reference = LocalReference.parse(text, baseURL: baseURL),
+           reference.type == "Patient" {
+            index.patientID = reference.id
         }
         index.status = resource["status"]?.stringValue
         if let instant = (resource["effectiveDateTime"] ?? resource["effectiveInstant"])?.stringValue, let range = FHIRDateTime.parse(instant) {
@@ -53,7 +55,8 @@ public struct SearchIndex: Sendable, Equatable {
             }
             for reference in references {
                 if let text = reference["reference"]?.stringValue {
-                    index.tokens.append(Token(parameter: parameter, system: "", code: text))
+                    let local = LocalReference.parse(text, baseURL: baseURL)?.relative ?? text
+                    index.tokens.append(Token(parameter: parameter, system: "", code: local))
                 }
             }
         }

@@ -20,6 +20,10 @@ public struct SearchParser: Sendable {
     /// Result-control parameters the HTTP layer handles, never part of a search.
     static let transportParameters: Set<String> = ["_format", "_pretty"]
 
+    /// Most values (OR alternatives, summed over every parameter) one search may hold: each becomes
+    /// bound SQL parameters, and SQLite refuses statements with too many.
+    public static let maximumTerms = 100
+
     public func parse(resourceType: String, parameters: [(String, String)]) throws(FHIRError) -> SearchRequest {
         var request = SearchRequest(resourceType: resourceType, clauses: [], sort: [], count: defaultCount, includes: [], revincludes: [],
                                     summaryCount: false, elements: nil, total: nil, cursor: nil, appliedParameters: [], ignoredParameters: [])
@@ -35,6 +39,7 @@ public struct SearchParser: Sendable {
                 if count == 0 { request.summaryCount = true }
                 continue
             case "_sort":
+                guard !value.isEmpty else { throw .badRequest("_sort has no value", code: .value, expression: ["_sort"]) }
                 request.sort = try parseSort(value, resourceType: resourceType)
             case "_include":
                 guard let include = match(value, in: SearchRegistry.includes[resourceType] ?? []) else {
@@ -72,6 +77,10 @@ public struct SearchParser: Sendable {
                 request.clauses.append(clause)
             }
             request.appliedParameters.append((key, value))
+        }
+        let terms = request.clauses.reduce(0) { $0 + max(1, $1.values.count) }
+        guard terms <= Self.maximumTerms else {
+            throw FHIRError(status: 400, code: .tooCostly, "the search has \(terms) terms; at most \(Self.maximumTerms) values across all parameters are accepted")
         }
         request.appliedParameters.insert(("_count", String(request.count)), at: 0)
         return request
@@ -139,8 +148,12 @@ public struct SearchParser: Sendable {
                 prefix = candidate
                 number = number.dropFirst(2)
             }
-            guard Double(number) != nil, number.range(of: "^-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?$", options: .regularExpression) != nil else {
+            guard number.range(of: "^-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?$", options: .regularExpression) != nil else {
                 throw .badRequest("'\(key)' must be [prefix]number[|system|code]", code: .value, expression: [key])
+            }
+            guard DecimalDomain.contains(number) else {
+                throw .badRequest("'\(key)' is outside the numbers this server compares (at most \(DecimalDomain.maximumSignificantDigits) digits, magnitude 1e-120 to 1e120)",
+                                  code: .value, expression: [key])
             }
             let system = parts.count > 1 && !parts[1].isEmpty ? parts[1] : nil
             let code = parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil

@@ -74,6 +74,9 @@ enum PrimitiveFormat {
                 return Problem(code: .value, message: "Invalid \(type): not a valid JSON number")
             }
         }
+        if type == "decimal", !DecimalDomain.contains(text) {
+            return Problem(code: .value, message: "Invalid decimal: more than \(DecimalDomain.maximumSignificantDigits) significant digits, or a magnitude outside 1e-120 to 1e120")
+        }
         if type != "decimal", Int32(text) == nil {
             return Problem(code: .value, message: "Invalid \(type): the number is outside the 32-bit range")
         }
@@ -81,6 +84,10 @@ enum PrimitiveFormat {
     }
 
     private static func stringProblem(_ text: String, type: String) -> Problem? {
+        // No FHIR string type holds NUL or other control characters (and PostgreSQL text cannot hold NUL).
+        if text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+            return Problem(code: .value, message: "Invalid \(type): control characters other than tab, CR and LF are not allowed")
+        }
         guard matchesGrammar(text, type: type) else {
             return Problem(code: .value, message: "Invalid \(type): \(description(of: type))")
         }
@@ -88,9 +95,6 @@ enum PrimitiveFormat {
         case "string", "markdown":
             if text.utf8.count > maximumStringBytes {
                 return Problem(code: .value, message: "Invalid \(type): longer than 1 MB")
-            }
-            if text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
-                return Problem(code: .value, message: "Invalid \(type): control characters other than tab, CR and LF are not allowed")
             }
         case "date", "dateTime", "instant":
             if let date = TemporalGrammar.dateFields(Array(text.utf8)), !TemporalGrammar.isCalendarDate(date) {

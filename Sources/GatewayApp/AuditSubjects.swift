@@ -1,4 +1,5 @@
 import FHIRModels
+import FHIRSearch
 import Synchronization
 
 /// What a request touched, noted by the controllers for its audit record: resources and patients.
@@ -17,6 +18,10 @@ final class AuditSubjects: Sendable {
     }
 
     private let noted = Mutex(Noted())
+    /// The tenant's base, so absolute local references name their patient too.
+    let baseURL: String?
+
+    init(baseURL: String? = nil) { self.baseURL = baseURL }
     /// Bound on entities per record; a search page is at most the maximum page size plus includes.
     static let limit = 1000
 
@@ -25,9 +30,9 @@ final class AuditSubjects: Sendable {
         var patient: String?
         if type == "Patient" {
             patient = id
-        } else if let reference = resource["subject"]?["reference"]?.stringValue ?? resource["patient"]?["reference"]?.stringValue,
-                  reference.hasPrefix("Patient/") {
-            patient = String(reference.dropFirst("Patient/".count))
+        } else if let text = resource["subject"]?["reference"]?.stringValue ?? resource["patient"]?["reference"]?.stringValue,
+                  let reference = LocalReference.parse(text, baseURL: baseURL), reference.type == "Patient" {
+            patient = reference.id
         }
         noted.withLock { noted in
             guard noted.resources.count < Self.limit else { return }

@@ -19,24 +19,6 @@ struct BundleController {
     /// Most entries accepted in one Bundle.
     static let maximumEntries = 500
 
-    /// One entry, checked and ready to write.
-    struct Planned: Sendable {
-        var index: Int
-        var method: String
-        var type: String
-        var id: String
-        var fullUrl: String?
-        var resource: JSON
-        var ifNoneExist: SearchRequest?
-        var ifMatch: Int?
-    }
-
-    struct EntryFailure: Error {
-        let index: Int
-        let error: FHIRError
-    }
-
-
     func handle(request: Request, contentType: String) async throws -> (Response, Int) {
         let (bundle, _) = try await ResourceBody.read(request)
         guard bundle["resourceType"]?.stringValue == "Bundle" else {
@@ -57,59 +39,47 @@ struct BundleController {
     }
 
     /// Reads an entry's request: POST Type (create, optional ifNoneExist) or PUT Type/id (update, optional ifMatch).
-    func plan(_ entry: JSON, index: Int) throws(FHIRError) -> Planned {
+    func intent(_ entry: JSON, index: Int) throws(FHIRError) -> WritePipeline.Intent {
         let at = "Bundle.entry[\(index)]"
         guard let resource = entry["resource"], let request = entry["request"], let method = request["method"]?.stringValue,
               let url = request["url"]?.stringValue else {
             throw .badRequest("\(at) needs resource and request.method/url", code: .required, expression: [at])
         }
-        let parts = url.split(separator: "?").first.map { $0.split(separator: "/").map(String.init) } ?? []
+        let parts = url.split(separator: "?", omittingEmptySubsequences: false).first.map { $0.split(separator: "/").map(String.init) } ?? []
         guard let type = parts.first, TenantConfiguration.writableResourceTypes.contains(type), tenant.configuration.resourceTypes.contains(type) else {
             throw FHIRError(status: 422, code: .notSupported, "\(at): only Observation and DiagnosticReport can be written", expression: ["\(at).request.url"])
         }
         guard resource["resourceType"]?.stringValue == type else {
             throw .badRequest("\(at): the resource type does not match request.url", code: .invalid, expression: ["\(at).resource.resourceType"])
         }
+        var intent: WritePipeline.Intent
         switch (method, parts.count) {
         case ("POST", 1):
-            try require(.create, type, at)
-            var condition: SearchRequest?
-            if let header = request["ifNoneExist"]?.stringValue {
-                let parser = SearchParser(defaultCount: 2, maximumCount: 2, strict: true, baseURL: tenant.baseURL)
-                do {
-                    condition = try parser.parse(resourceType: type, parameters: try QueryString.parse(header))
-                } catch {
-                    throw .badRequest("\(at).request.ifNoneExist is not a valid search", code: .invalid, expression: ["\(at).request.ifNoneExist"])
+            intent = WritePipeline.Intent(type: type, action: .create, resource: resource)
+            if let condition = request["ifNoneExist"] {
+                guard let text = condition.stringValue, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw .badRequest("\(at).request.ifNoneExist must be a non-empty search", code: .required, expression: ["\(at).request.ifNoneExist"])
                 }
+                intent.ifNoneExist = text
             }
-            return Planned(index: index, method: method, type: type, id: UUID().uuidString.lowercased(), fullUrl: entry["fullUrl"]?.stringValue,
-                           resource: resource, ifNoneExist: condition, ifMatch: nil)
         case ("PUT", 2):
-            try require(.update, type, at)
-            guard resource["id"]?.stringValue == parts[1] else {
-                throw .badRequest("\(at): the resource id does not match request.url", code: .invalid, expression: ["\(at).resource.id"])
+            intent = WritePipeline.Intent(type: type, action: .update(id: parts[1]), resource: resource)
+            if let ifMatch = request["ifMatch"] {
+                guard let text = ifMatch.stringValue else {
+                    throw .badRequest("\(at).request.ifMatch must be an ETag such as W/\"3\"", code: .value, expression: ["\(at).request.ifMatch"])
+                }
+                intent.ifMatch = text
             }
-            let ifMatch = request["ifMatch"]?.stringValue.flatMap { Int($0.replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")) }
-            return Planned(index: index, method: method, type: type, id: parts[1], fullUrl: entry["fullUrl"]?.stringValue, resource: resource,
-                           ifNoneExist: nil, ifMatch: ifMatch)
         default:
             throw FHIRError(status: 422, code: .notSupported, "\(at): only POST Type and PUT Type/id entries are supported", expression: ["\(at).request"])
         }
+        intent.fullUrl = entry["fullUrl"]?.stringValue
+        intent.ifNoneExistLabel = "\(at).request.ifNoneExist"
+        intent.ifMatchLabel = "\(at).request.ifMatch"
+        return intent
     }
 
-    private func require(_ access: ScopePolicy.Access, _ type: String, _ at: String) throws(FHIRError) {
-        if case .denied(let reason) = policy.decide(access, resourceType: type, patient: scope.patient) {
-            throw FHIRError(status: 403, code: .forbidden, "\(at): \(reason)")
-        }
-    }
-
-    /// The writer for an entry, confined like a single create or update of that type would be.
-    func writer(for item: Planned) throws(FHIRError) -> WriteController {
-        let access: ScopePolicy.Access = item.method == "PUT" ? .update : .create
-        return WriteController(services: services, tenant: tenant,
-                               scope: try ScopeAuthorization.scope(scope, policy: policy, access: access, type: item.type, baseURL: tenant.baseURL),
-                               subjects: subjects)
-    }
+    var pipeline: WritePipeline { WritePipeline(services: services, tenant: tenant, scope: scope) }
 
     /// Replaces `reference` values that name a Bundle entry's fullUrl with that entry's new `Type/id`.
     static func rewrite(_ value: JSON, _ map: [String: String]) -> JSON {
@@ -130,143 +100,83 @@ struct BundleController {
     }
 
     private func transaction(_ entries: [JSON], contentType: String) async throws -> (Response, Int) {
-        var planned: [Planned] = []
+        let pipeline = self.pipeline
+        var planned: [WritePipeline.Prepared] = []
         for (index, entry) in entries.enumerated() {
-            do { planned.append(try plan(entry, index: index)) } catch { throw Self.named(error, index: index) }
+            do { planned.append(try pipeline.prepare(try intent(entry, index: index))) } catch { throw Self.named(error, index: index) }
         }
         var seen = Set<String>()
-        for item in planned where item.method == "PUT" && !seen.insert("\(item.type)/\(item.id)").inserted {
-            throw Self.named(FHIRError.badRequest("the same resource is updated twice in one transaction", code: .duplicate), index: item.index)
+        for (index, item) in planned.enumerated() where item.isUpdate && !seen.insert("\(item.type)/\(item.id)").inserted {
+            throw Self.named(FHIRError.badRequest("the same resource is updated twice in one transaction", code: .duplicate), index: index)
         }
-        var map: [String: String] = [:]
-        for item in planned where item.method == "POST" { if let fullUrl = item.fullUrl { map[fullUrl] = "\(item.type)/\(item.id)" } }
-        let created = Set(planned.filter { $0.method == "POST" }.map { "\($0.type)/\($0.id)" })
-        for index in planned.indices {
+        var provisional: [String: String] = [:]
+        for item in planned where !item.isUpdate { if let fullUrl = item.fullUrl { provisional[fullUrl] = "\(item.type)/\(item.id)" } }
+        let created = Set(planned.filter { !$0.isUpdate }.map { "\($0.type)/\($0.id)" })
+        for (index, item) in planned.enumerated() {
             do {
-                let rewritten = Self.rewrite(planned[index].resource, map)
-                let issues = try await writer(for: planned[index]).validate(rewritten, type: planned[index].type, id: nil, extraIDs: created)
-                if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
-            } catch let error as FHIRError {
+                try await pipeline.validate(Self.rewrite(item.resource, provisional), type: item.type, scope: item.writeScope, extraIDs: created)
+            } catch {
                 throw Self.named(error, index: index)
             }
         }
         let now = Int64(Date().timeIntervalSince1970)
-        let locks = planned.compactMap { $0.ifNoneExist.map { HMSRepository.conditionalLockKey($0, scope: scope) } }
-            + planned.filter { $0.method == "PUT" }.map { "\(scope.tenantID)|\($0.type)/\($0.id)" }
         let plan = planned
-        let tenant = self.tenant
-        // Every entry was authorised above; the transaction runs confined like its first entry
-        // (a patient-context token writes only inside its compartment).
-        let confined = try planned.first.map { try writer(for: $0).scope } ?? scope
-        let provisional = map
-        let results = try await services.repository.withStoredTransaction(scope: confined, lockKeys: locks) { transaction -> [JSON] in
-            // Conditional creates that match an existing resource point their fullUrl at it instead.
-            var map = provisional
-            var existing: [Int: HMSRow] = [:]
-            for item in plan {
-                guard let condition = item.ifNoneExist else { continue }
-                let matches = try await transaction.matches(condition)
-                if matches.count > 1 { throw Self.named(FHIRError(status: 412, code: .duplicate, "ifNoneExist matched several resources"), index: item.index) }
-                if let match = matches.first, let id = match.string("id") {
-                    existing[item.index] = match
-                    if let fullUrl = item.fullUrl { map[fullUrl] = "\(item.type)/\(id)" }
-                }
+        let placeholders = provisional
+        // Every entry runs under its own grant; the transaction only shares the tenant and the commit.
+        let outcomes = try await services.repository.withStoredTransaction(scope: scope, lockKeys: planned.flatMap(\.lockKeys)) { transaction in
+            var map = placeholders
+            var outcomes: [Int: WritePipeline.Outcome] = [:]
+            // Conditional creates first: one that matches points its fullUrl at the existing resource.
+            for (index, item) in plan.enumerated() where item.condition != nil {
+                do {
+                    let outcome = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now)
+                    if outcome.matchedExisting, let fullUrl = item.fullUrl { map[fullUrl] = "\(outcome.type)/\(outcome.id)" }
+                    outcomes[index] = outcome
+                } catch { throw Self.named(error, index: index) }
             }
-            var responses: [JSON] = []
-            for item in plan {
-                if let match = existing[item.index] {
-                    let (versionID, updated) = ResourceRendering.version(item.type, row: match)
-                    responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(match.string("id") ?? "")/_history/\(versionID)",
-                                                        versionID: versionID, lastUpdated: updated))
-                    continue
-                }
-                var versionID = 1
-                if item.method == "PUT" {
-                    guard let current = try await transaction.currentVersion(item.type, id: item.id) else {
-                        throw Self.named(FHIRError.notFound("resource not found; updates cannot create resources"), index: item.index)
-                    }
-                    versionID = current + 1
-                }
-                let resource = WriteController.stamped(Self.rewrite(item.resource, map), id: item.id, versionID: versionID, lastUpdated: now)
-                subjects.note(resource)
-                let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: versionID, lastUpdated: now,
-                                                          body: resource.serializedString, index: SearchIndex.extract(from: resource))
-                if item.method == "PUT" {
-                    if case .versionConflict(let current) = try await transaction.update(version, ifMatch: item.ifMatch) {
-                        throw Self.named(FHIRError(status: 412, code: .conflict, "ifMatch does not name the current version \(current)"), index: item.index)
-                    }
-                } else {
-                    try await transaction.insert(version)
-                }
-                responses.append(Self.entryResponse(status: item.method == "PUT" ? "200 OK" : "201 Created",
-                                                    location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/\(versionID)",
-                                                    versionID: String(versionID), lastUpdated: now))
+            for (index, item) in plan.enumerated() where item.condition == nil {
+                do {
+                    outcomes[index] = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now)
+                } catch { throw Self.named(error, index: index) }
             }
-            return responses
+            return plan.indices.compactMap { outcomes[$0] }
         }
-        for (item, result) in zip(plan, results) {
-            let status = Int((result["response"]?["status"]?.stringValue ?? "200").prefix(3)) ?? 200
-            let location = result["response"]?["location"]?.stringValue ?? ""
-            let id = location.components(separatedBy: "/\(item.type)/").last?.components(separatedBy: "/").first ?? item.id
-            let noted = JSON.object(["resourceType": .string(item.type), "id": .string(id), "subject": item.resource["subject"] ?? .null])
-            subjects.noteEntry(.init(interaction: item.method == "PUT" ? "update" : "create", status: status, resource: noted))
+        var responses: [JSON] = []
+        for (item, outcome) in zip(plan, outcomes) {
+            if !outcome.matchedExisting { subjects.note(outcome.resource) }
+            subjects.noteEntry(.init(interaction: item.isUpdate ? "update" : "create", status: outcome.status, resource: outcome.resource))
+            responses.append(Self.entryResponse(outcome, baseURL: tenant.baseURL))
         }
-        return (FHIRResponse.json(Self.responseBundle("transaction-response", results), contentType: contentType), results.count)
+        return (FHIRResponse.json(Self.responseBundle("transaction-response", responses), contentType: contentType), responses.count)
     }
 
+    /// Each entry on its own: its own grant, its own transaction, its own status; every entry is audited.
     private func batch(_ entries: [JSON], contentType: String) async throws -> (Response, Int) {
+        let pipeline = self.pipeline
         var responses: [JSON] = []
         for (index, entry) in entries.enumerated() {
+            let interaction = entry["request"]?["method"]?.stringValue == "PUT" ? "update" : "create"
             do {
-                let item = try plan(entry, index: index)
-                let issues = try await writer(for: item).validate(item.resource, type: item.type, id: nil)
-                if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
-                let now = Int64(Date().timeIntervalSince1970)
-                if item.method == "POST" {
-                    let resource = WriteController.stamped(item.resource, id: item.id, versionID: 1, lastUpdated: now)
-                    subjects.note(resource)
-                    let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: 1, lastUpdated: now,
-                                                              body: resource.serializedString, index: SearchIndex.extract(from: resource))
-                    let confined = try writer(for: item).scope
-                    switch try await services.repository.create(version, ifNoneExist: item.ifNoneExist, scope: confined) {
-                    case .created:
-                        responses.append(Self.entryResponse(status: "201 Created", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/1",
-                                                            versionID: "1", lastUpdated: now))
-                        subjects.noteEntry(.init(interaction: "create", status: 201, resource: resource))
-                    case .existing(let row):
-                        subjects.noteEntry(.init(interaction: "create", status: 200, resource: ResourceRendering.resource(item.type, row: row, tenant: tenant)))
-                        let (versionID, updated) = ResourceRendering.version(item.type, row: row)
-                        responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(row.string("id") ?? "")/_history/\(versionID)",
-                                                            versionID: versionID, lastUpdated: updated))
-                    case .ambiguous:
-                        throw FHIRError(status: 412, code: .duplicate, "ifNoneExist matched several resources")
-                    }
-                } else {
-                    let confined = try writer(for: item).scope
-                    guard let current = try await services.repository.read(item.type, id: item.id, scope: confined),
-                          let currentVersion = current.integer("version_id").map(Int.init) else { throw ReadController.notFound }
-                    let resource = WriteController.stamped(item.resource, id: item.id, versionID: currentVersion + 1, lastUpdated: now)
-                    let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: currentVersion + 1, lastUpdated: now,
-                                                              body: resource.serializedString, index: SearchIndex.extract(from: resource))
-                    switch try await services.repository.update(version, ifMatch: item.ifMatch, scope: confined) {
-                    case .updated:
-                        subjects.noteEntry(.init(interaction: "update", status: 200, resource: resource))
-                        responses.append(Self.entryResponse(status: "200 OK", location: "\(tenant.baseURL)/\(item.type)/\(item.id)/_history/\(currentVersion + 1)",
-                                                            versionID: String(currentVersion + 1), lastUpdated: now))
-                    case .notFound: throw ReadController.notFound
-                    case .versionConflict: throw FHIRError(status: 412, code: .conflict, "ifMatch does not name the current version")
-                    }
-                }
-            } catch let error as FHIRError {
-                let method = entry["request"]?["method"]?.stringValue
-                subjects.noteEntry(.init(interaction: method == "PUT" ? "update" : "create", status: error.status, resource: nil))
+                let outcome = try await pipeline.write(try intent(entry, index: index))
+                if !outcome.matchedExisting { subjects.note(outcome.resource) }
+                subjects.noteEntry(.init(interaction: interaction, status: outcome.status, resource: outcome.resource))
+                responses.append(Self.entryResponse(outcome, baseURL: tenant.baseURL))
+            } catch {
+                let failure = FHIRError.classify(error, logger: services.logger)
+                subjects.noteEntry(.init(interaction: interaction, status: failure.status, resource: nil))
                 var response = JSONObject()
-                response.append("status", "\(error.status)")
-                response.append("outcome", error.outcome)
+                response.append("status", "\(failure.status)")
+                response.append("outcome", Self.named(failure, index: index).outcome)
                 responses.append(.object(["response": .object(response)]))
             }
         }
         return (FHIRResponse.json(Self.responseBundle("batch-response", responses), contentType: contentType), responses.count)
+    }
+
+    static func entryResponse(_ outcome: WritePipeline.Outcome, baseURL: String) -> JSON {
+        entryResponse(status: outcome.status == 201 ? "201 Created" : "200 OK",
+                      location: "\(baseURL)/\(outcome.type)/\(outcome.id)/_history/\(outcome.versionID)",
+                      versionID: outcome.versionID, lastUpdated: outcome.lastUpdated)
     }
 
     static func entryResponse(status: String, location: String, versionID: String, lastUpdated: Int64) -> JSON {
@@ -288,8 +198,13 @@ struct BundleController {
     }
 
     /// Prefixes an entry's errors so the client knows which entry failed.
-    static func named(_ error: Error, index: Int) -> FHIRError {
-        guard var fhirError = error as? FHIRError else { return FHIRError(status: 400, code: .invalid, "Bundle.entry[\(index)] failed") }
+    static func named(_ error: any Error, index: Int) -> any Error {
+        guard let fhirError = error as? FHIRError else { return error }
+        return named(fhirError, index: index)
+    }
+
+    static func named(_ error: FHIRError, index: Int) -> FHIRError {
+        var fhirError = error
         let prefix = "Bundle.entry[\(index)]"
         fhirError.issues = fhirError.issues.map { issue in
             var issue = issue

@@ -14,7 +14,7 @@ struct CursorCodec: Sendable {
     }
 
     static func queryDigest(_ parameters: [(String, String)]) -> String {
-        let canonical = parameters.filter { $0.0 != "_cursor" }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        let canonical = QueryString.format(parameters.filter { $0.0 != "_cursor" })
         return base64URL(Data(SHA256.hash(data: Data(canonical.utf8))).prefix(16))
     }
 

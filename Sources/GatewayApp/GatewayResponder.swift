@@ -20,11 +20,8 @@ struct GatewayResponder: HTTPResponder {
         var response: Response
         do {
             response = try await dispatch(request, context: context, record: &record)
-        } catch let error as FHIRError {
-            response = FHIRResponse.error(error)
         } catch {
-            services.logger.error("request failed", metadata: ["request_id": .string(record.requestID), "error.type": .string(String(describing: type(of: error)))])
-            response = FHIRResponse.error(.serviceUnavailable)
+            response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: record.requestID))
         }
         response.headers[Self.requestIDHeader] = record.requestID
         if request.method == .head { response = response.createHeadResponse() }
@@ -78,12 +75,13 @@ struct GatewayResponder: HTTPResponder {
                 record.interaction = "cors-preflight"
                 return CORSPolicy.preflight(origin: origin, tenant: tenant.configuration)
             }
-            let subjects = AuditSubjects()
+            let subjects = AuditSubjects(baseURL: tenant.baseURL)
             var response: Response
             do {
                 response = try await tenantResponse(request, tenant: tenant, rest: rest, subjects: subjects, record: &record)
-            } catch let error as FHIRError {
-                response = FHIRResponse.error(error)
+            } catch {
+                // Every answer on a data route is audited, failures included.
+                response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: record.requestID))
             }
             if let tenantID = tenant.hmsTenantID, Self.isAudited(record.interaction) {
                 let audit = AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
@@ -91,7 +89,7 @@ struct GatewayResponder: HTTPResponder {
                 // Each transaction or batch entry is an interaction of its own; all records go in one commit.
                 var records = [audit]
                 for entry in subjects.entries {
-                    let entrySubjects = AuditSubjects()
+                    let entrySubjects = AuditSubjects(baseURL: tenant.baseURL)
                     if let resource = entry.resource { entrySubjects.note(resource) }
                     var entryRecord = record
                     entryRecord.interaction = entry.interaction
@@ -193,32 +191,24 @@ struct GatewayResponder: HTTPResponder {
                                                                 strict: Self.prefersStrict(request), contentType: contentType)
             record.resultCount = count
             return response
-        case .create, .update:
+        case .create, .update, .validate:
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "the '\(interaction.name)' interaction is not supported for \(type): HMS records are read-only")
             }
-            if case .update(_, let id) = interaction {
-                let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .update, type: type, baseURL: tenant.baseURL)
-                return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
-                    .update(type: type, id: id, request: request, contentType: contentType)
+            // The write pipeline checks the grant itself, against the entry's own access.
+            let controller = WriteController(services: services, tenant: tenant, scope: scope, subjects: subjects)
+            switch interaction {
+            case .update(_, let id): return try await controller.update(type: type, id: id, request: request, contentType: contentType)
+            case .validate: return try await controller.validateOnly(type: type, request: request, contentType: contentType)
+            default: return try await controller.create(type: type, request: request, contentType: contentType)
             }
-            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
-            return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
-                .create(type: type, request: request, contentType: contentType)
-        case .validate:
-            guard TenantConfiguration.writableResourceTypes.contains(type) else {
-                throw FHIRError(status: 405, code: .notSupported, "$validate is offered for the types partners write")
-            }
-            let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .create, type: type, baseURL: tenant.baseURL)
-            return try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
-                .validateOnly(type: type, request: request, contentType: contentType)
         case .history(_, let id):
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .read, type: type, baseURL: tenant.baseURL)
             guard TenantConfiguration.writableResourceTypes.contains(type) else {
                 throw FHIRError(status: 405, code: .notSupported, "history is not kept for HMS records; read the current version")
             }
             let (response, count) = try await WriteController(services: services, tenant: tenant, scope: scoped, subjects: subjects)
-                .history(type: type, id: id, contentType: contentType)
+                .history(type: type, id: id, parameters: parameters, contentType: contentType)
             record.resultCount = count
             return response
         case .unsupported(_, let name):

@@ -18,14 +18,18 @@ struct ReadController {
         guard var row = try await services.repository.read(type, id: id, scope: scope) else { throw Self.notFound }
         var (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         if let version, version != versionID {
-            guard TenantTypes.isStored(type), let number = Int(version),
+            guard TenantTypes.isStored(type), let number = EntityTag.version(version),
                   let old = try await services.repository.version(type, id: id, versionID: number, scope: scope) else {
                 throw FHIRError.notFound(TenantTypes.isStored(type) ? "version not found" : "version not found; the HMS keeps only the current version")
             }
             row = old
             (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         }
-        guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { throw Self.notFound }
+        guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { throw StoredDataError.unreadable }
+        // An old version must lie inside the grant on its own, not only through the current one.
+        if version != nil, TenantTypes.isStored(type), !StoredVersionAdmission.admits(resource, type: type, baseURL: tenant.baseURL, scope: scope) {
+            throw Self.notFound
+        }
         subjects.note(resource)
         let etag = "W/\"\(versionID)\""
         var headers = [("ETag", etag), ("Last-Modified", CivilTime.httpDate(epochSeconds: updatedAt))]

@@ -1,4 +1,5 @@
 import FHIRModels
+import FHIRSearch
 import GatewayAuth
 import GatewayConfig
 import GatewayStore
@@ -43,32 +44,38 @@ struct ReferenceChecker {
 
     /// Problems with the references (422 issues); `extraIDs` are resources created earlier in the same transaction.
     func problems(in resource: JSON, type: String, extraIDs: Set<String> = []) async throws -> [OutcomeIssue] {
-        let contained = Set((resource["contained"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
-        var issues: [OutcomeIssue] = []
+        var issues = Self.subjectProblems(in: resource, type: type)
         var lookups: [String: [(path: String, id: String)]] = [:]
-        for found in Self.references(in: resource, path: type) {
-            var reference = found.reference
-            if reference.hasPrefix("#") {
-                if !contained.contains(String(reference.dropFirst())) {
-                    issues.append(OutcomeIssue(code: .processing, diagnostics: "the contained resource '\(reference)' does not exist", expression: [found.path]))
+        let contained = resource["contained"]?.arrayValue ?? []
+        let containedIDs = Set(contained.compactMap { $0["id"]?.stringValue })
+        // The resource's own references, then those inside each contained resource (checked the same way).
+        var sources: [(resource: JSON, type: String, path: String)] = [(resource, type, type)]
+        for (index, inner) in contained.enumerated() {
+            sources.append((inner, inner["resourceType"]?.stringValue ?? "Resource", "\(type).contained[\(index)]"))
+        }
+        for source in sources {
+            for found in Self.references(in: source.resource, path: source.path) {
+                let reference = found.reference
+                if reference.hasPrefix("#") {
+                    if !containedIDs.contains(String(reference.dropFirst())) {
+                        issues.append(OutcomeIssue(code: .processing, diagnostics: "the contained resource '\(reference)' does not exist", expression: [found.path]))
+                    }
+                    continue
                 }
-                continue
+                let local = LocalReference.parse(reference, baseURL: tenant.baseURL)
+                if local == nil, reference.contains("://") || reference.hasPrefix("urn:") {
+                    issues.append(OutcomeIssue(code: .processing, diagnostics: "references to other servers or unresolved placeholders are not accepted; use Type/id of this tenant", expression: [found.path]))
+                    continue
+                }
+                let element = found.path.dropFirst(source.path.count + 1).prefix { $0 != "." && $0 != "[" }
+                guard Self.verifiedElements.contains(String(element)) else { continue }
+                guard let local, TenantConfiguration.supportedResourceTypes.contains(local.type), tenant.configuration.resourceTypes.contains(local.type) else {
+                    issues.append(OutcomeIssue(code: .processing, diagnostics: "the reference cannot be resolved by this server; use Type/id of a resource this tenant serves", expression: [found.path]))
+                    continue
+                }
+                if extraIDs.contains(local.relative) { continue }
+                lookups[local.type, default: []].append((found.path, local.id))
             }
-            if reference.hasPrefix(tenant.baseURL + "/") { reference = String(reference.dropFirst(tenant.baseURL.count + 1)) }
-            if reference.contains("://") || reference.hasPrefix("urn:") {
-                issues.append(OutcomeIssue(code: .processing, diagnostics: "references to other servers or unresolved placeholders are not accepted; use Type/id of this tenant", expression: [found.path]))
-                continue
-            }
-            let element = found.path.dropFirst(type.count + 1).prefix { $0 != "." && $0 != "[" }
-            guard Self.verifiedElements.contains(String(element)) else { continue }
-            let parts = reference.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2 || (parts.count == 4 && parts[2] == "_history"),
-                  TenantConfiguration.supportedResourceTypes.contains(parts[0]), tenant.configuration.resourceTypes.contains(parts[0]) else {
-                issues.append(OutcomeIssue(code: .processing, diagnostics: "the reference cannot be resolved by this server; use Type/id of a resource this tenant serves", expression: [found.path]))
-                continue
-            }
-            if extraIDs.contains("\(parts[0])/\(parts[1])") { continue }
-            lookups[parts[0], default: []].append((found.path, parts[1]))
         }
         for (type, wanted) in lookups {
             let rows = try await repository.rows(type, ids: wanted.map(\.id), scope: scope)
@@ -78,5 +85,29 @@ struct ReferenceChecker {
             }
         }
         return issues
+    }
+
+    /// A lab result's `subject` decides whose chart it joins, who may read it and whom the audit names:
+    /// it must be a literal reference to a Patient (identifier-only, display-only and contained
+    /// subjects cannot be resolved inside the tenant, so they are refused).
+    static func subjectProblems(in resource: JSON, type: String) -> [OutcomeIssue] {
+        guard TenantConfiguration.writableResourceTypes.contains(type), let subject = resource["subject"] else { return [] }
+        let path = "\(type).subject"
+        guard let reference = subject["reference"]?.stringValue else {
+            return [OutcomeIssue(code: .required, diagnostics: "subject must be a literal reference Patient/<id> to a patient of this tenant; identifier-only or display-only subjects cannot be resolved", expression: [path])]
+        }
+        if reference.hasPrefix("#") {
+            return [OutcomeIssue(code: .processing, diagnostics: "subject must name a patient of this tenant, not a contained resource", expression: [path])]
+        }
+        if let declared = subject["type"]?.stringValue, declared != "Patient" {
+            return [OutcomeIssue(code: .processing, diagnostics: "subject must be a Patient", expression: [path])]
+        }
+        let target = reference.split(separator: "/").reversed().dropFirst().first
+        let history = reference.contains("/_history/")
+        let typeSegment = history ? reference.split(separator: "/").reversed().dropFirst(3).first : target
+        if typeSegment != "Patient", !reference.contains("://"), !reference.hasPrefix("urn:") {
+            return [OutcomeIssue(code: .processing, diagnostics: "subject must be a Patient", expression: [path])]
+        }
+        return []
     }
 }

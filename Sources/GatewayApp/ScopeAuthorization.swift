@@ -21,6 +21,9 @@ enum ScopeAuthorization {
                 do {
                     guard let pairs = try? QueryString.parse(filter) else { throw FHIRError.forbidden("a granular scope filter is not a valid query") }
                     clauses = try parser.parse(resourceType: type, parameters: pairs).clauses
+                    // Result parameters (`_elements`, `_count`, `_include`, ...) filter nothing: a grant made
+                    // of them would be unfiltered, so it is unusable instead.
+                    guard !clauses.isEmpty, clauses.count == pairs.count else { throw FHIRError.forbidden("") }
                 } catch {
                     throw FHIRError.forbidden("a granular scope filter uses a parameter this server cannot enforce")
                 }

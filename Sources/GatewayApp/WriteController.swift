@@ -25,38 +25,6 @@ struct WriteController {
         return .representation
     }
 
-    /// Checks a posted resource: structure (400), then the tenant's profile and references (422).
-    func validate(_ resource: JSON, type: String, id: String?, extraIDs: Set<String> = []) async throws -> [OutcomeIssue] {
-        guard resource["resourceType"]?.stringValue == type else {
-            throw FHIRError.badRequest("resourceType must be \(type)", code: .structure, expression: ["resourceType"])
-        }
-        let structural = ResourceValidation.structuralIssues(resource, type: type)
-        if !structural.isEmpty { throw FHIRError(status: 400, issues: structural) }
-        var issues = ResourceValidation.profileIssues(resource, type: type, profileSet: tenant.configuration.profileSet)
-        issues += try await ReferenceChecker(repository: services.repository, tenant: tenant, scope: scope)
-            .problems(in: resource, type: type, extraIDs: extraIDs)
-        return issues
-    }
-
-    /// The resource as it will be stored: the posted JSON, members in their order, with the
-    /// server's `id` and `meta.versionId`/`lastUpdated` (other `meta` content is kept).
-    static func stamped(_ resource: JSON, id: String, versionID: Int, lastUpdated: Int64) -> JSON {
-        guard case .object(let object) = resource else { return resource }
-        var meta = object["meta"]?.objectValue ?? JSONObject()
-        meta["versionId"] = nil
-        meta["lastUpdated"] = nil
-        var stampedMeta = JSONObject()
-        stampedMeta.append("versionId", String(versionID))
-        stampedMeta.append("lastUpdated", CivilTime.isoInstant(epochSeconds: lastUpdated))
-        for member in meta.members { stampedMeta.append(member.key, member.value) }
-        var output = JSONObject()
-        output.append("resourceType", object["resourceType"])
-        output.append("id", id)
-        output.append("meta", .object(stampedMeta))
-        for member in object.members where !["resourceType", "id", "meta"].contains(member.key) { output.append(member.key, member.value) }
-        return .object(output)
-    }
-
     func headers(type: String, id: String, versionID: Int, lastUpdated: Int64) -> [(String, String)] {
         [("Location", "\(tenant.baseURL)/\(type)/\(id)/_history/\(versionID)"), ("ETag", "W/\"\(versionID)\""),
          ("Last-Modified", CivilTime.httpDate(epochSeconds: lastUpdated))]
@@ -76,50 +44,31 @@ struct WriteController {
         }
     }
 
+    /// `POST Type`, optionally conditional (`If-None-Exist`). `scope` is the request's, unconfined:
+    /// the write pipeline applies the create (and search) grant itself.
     func create(type: String, request: Request, contentType: String) async throws -> Response {
         let (resource, _) = try await ResourceBody.read(request)
-        let ifNoneExist = try request.headers[.ifNoneExist].map { header -> SearchRequest in
-            let parser = SearchParser(defaultCount: 2, maximumCount: 2, strict: true, baseURL: tenant.baseURL)
-            do {
-                let request = try parser.parse(resourceType: type, parameters: try QueryString.parse(header))
-                guard !request.clauses.isEmpty else { throw FHIRError.badRequest("If-None-Exist has no search criteria", code: .invalid) }
-                return request
-            } catch var error as FHIRError {
-                error.issues = error.issues.map { issue in
-                    var issue = issue
-                    issue.diagnostics = "If-None-Exist: " + issue.diagnostics
-                    issue.expression = ["If-None-Exist"]
-                    return issue
-                }
-                throw error
-            }
-        }
-        let issues = try await validate(resource, type: type, id: nil)
-        if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
-        let id = UUID().uuidString.lowercased()
-        let now = Int64(Date().timeIntervalSince1970)
-        let stored = Self.stamped(resource, id: id, versionID: 1, lastUpdated: now)
-        let version = HMSRepository.StoredVersion(resourceType: type, id: id, versionID: 1, lastUpdated: now,
-                                                  body: stored.serializedString, index: SearchIndex.extract(from: stored))
-        let prefer = Self.preferredReturn(request)
-        switch try await services.repository.create(version, ifNoneExist: ifNoneExist, scope: scope) {
-        case .created:
-            subjects.note(stored)
-            return respond(stored, status: .created, headers: headers(type: type, id: id, versionID: 1, lastUpdated: now), prefer: prefer,
-                           contentType: contentType, message: "created \(type)/\(id)")
-        case .existing(let row):
-            guard let existing = ResourceRendering.resource(type, row: row, tenant: tenant), let existingID = existing["id"]?.stringValue else {
-                throw FHIRError.serviceUnavailable
-            }
-            subjects.note(existing)
-            let (existingVersion, updated) = ResourceRendering.version(type, row: row)
-            var headers = headers(type: type, id: existingID, versionID: Int(existingVersion) ?? 1, lastUpdated: updated)
-            headers[0] = ("Content-Location", headers[0].1)
-            return respond(existing, status: .ok, headers: headers, prefer: prefer, contentType: contentType,
-                           message: "If-None-Exist matched \(type)/\(existingID); nothing was created")
-        case .ambiguous(let count):
-            throw FHIRError(status: 412, code: .duplicate, "If-None-Exist matched \(count) resources; refine the criteria")
-        }
+        let intent = WritePipeline.Intent(type: type, action: .create, resource: resource, ifNoneExist: request.headers[.ifNoneExist])
+        return try await respond(to: intent, request: request, contentType: contentType)
+    }
+
+    /// `PUT Type/id` of an existing resource, optionally with `If-Match`.
+    func update(type: String, id: String, request: Request, contentType: String) async throws -> Response {
+        let (resource, _) = try await ResourceBody.read(request)
+        let intent = WritePipeline.Intent(type: type, action: .update(id: id), resource: resource, ifMatch: request.headers[.ifMatch])
+        return try await respond(to: intent, request: request, contentType: contentType)
+    }
+
+    private func respond(to intent: WritePipeline.Intent, request: Request, contentType: String) async throws -> Response {
+        let outcome = try await WritePipeline(services: services, tenant: tenant, scope: scope).write(intent)
+        subjects.note(outcome.resource)
+        let version = Int(outcome.versionID) ?? 1
+        var headers = headers(type: outcome.type, id: outcome.id, versionID: version, lastUpdated: outcome.lastUpdated)
+        if outcome.status != 201 { headers[0] = ("Content-Location", headers[0].1) }
+        let message = outcome.matchedExisting ? "If-None-Exist matched \(outcome.type)/\(outcome.id); nothing was created"
+            : outcome.status == 201 ? "created \(outcome.type)/\(outcome.id)" : "updated \(outcome.type)/\(outcome.id) to version \(version)"
+        return respond(outcome.resource, status: outcome.status == 201 ? .created : .ok, headers: headers, prefer: Self.preferredReturn(request),
+                       contentType: contentType, message: message)
     }
 
     /// `$validate`: the outcome a create would give, without storing anything. The body is the
@@ -132,60 +81,62 @@ struct WriteController {
             }
             resource = inner
         }
-        let issues = try await validate(resource, type: type, id: nil)
-        if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
+        let writeScope = try ScopeAuthorization.scope(scope, policy: ScopePolicy(scope: scope.scope), access: .create, type: type, baseURL: tenant.baseURL)
+        try await WritePipeline(services: services, tenant: tenant, scope: scope).validate(resource, type: type, scope: writeScope)
         return FHIRResponse.json(OperationOutcome.resource([OutcomeIssue(severity: .information, code: .informational,
                                                                           diagnostics: "the \(type) is valid for this tenant; nothing was stored")]),
                                  contentType: contentType)
     }
 
-    func update(type: String, id: String, request: Request, contentType: String) async throws -> Response {
-        let (resource, _) = try await ResourceBody.read(request)
-        guard let bodyID = resource["id"]?.stringValue else {
-            throw FHIRError.badRequest("the resource must carry the id of the URL", code: .required, expression: ["\(type).id"])
+    /// `_history` of one resource, paged newest first like a search (`_count`, `_since`, `_at`,
+    /// sealed `_cursor`). Each version is shown only if it lies inside the grant on its own.
+    func history(type: String, id: String, parameters: [(String, String)], contentType: String) async throws -> (Response, Int) {
+        let server = services.configuration.server
+        var window = HMSRepository.HistoryWindow(limit: server.defaultPageSize + 1)
+        var applied: [(String, String)] = []
+        var cursor: String?
+        for (name, value) in parameters {
+            switch name {
+            case "_count":
+                guard let count = Int(value), count >= 1 else { throw FHIRError.badRequest("_count must be a positive integer", code: .value, expression: ["_count"]) }
+                window.limit = min(count, server.maximumPageSize) + 1
+                applied.append((name, String(window.limit - 1)))
+            case "_since":
+                guard let since = FHIRDateTime.parse(value), since.precision == .second else {
+                    throw FHIRError.badRequest("_since must be an instant such as 2024-01-01T00:00:00Z", code: .value, expression: ["_since"])
+                }
+                window.since = since.lower
+                applied.append((name, value))
+            case "_at":
+                guard let at = FHIRDateTime.parse(value) else { throw FHIRError.badRequest("_at must be a FHIR dateTime", code: .value, expression: ["_at"]) }
+                window.at = (at.lower, at.upper)
+                applied.append((name, value))
+            case "_cursor": cursor = value
+            case "_format": continue
+            default:
+                throw FHIRError.badRequest("'\(name)' is not supported on _history (use _count, _since, _at)", code: .notSupported, expression: [name])
+            }
         }
-        guard bodyID == id else { throw FHIRError.badRequest("the resource id does not match the URL", code: .invalid, expression: ["\(type).id"]) }
-        var expected: Int?
-        if let match = request.headers[.ifMatch] {
-            let digits = match.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")
-            guard let number = Int(digits) else { throw FHIRError.badRequest("If-Match must be an ETag such as W/\"3\"", code: .value, expression: ["If-Match"]) }
-            expected = number
+        let pageType = "\(type)/_history"
+        if let cursor {
+            let position = try services.cursors.decode(cursor, tenant: tenant.configuration.slug, resourceType: pageType, parameters: applied + [("id", id)])
+            guard let before = Int(position.id) else { throw FHIRError.badRequest("the paging cursor is invalid", code: .invalid, expression: ["_cursor"]) }
+            window.before = before
         }
-        guard let current = try await services.repository.read(type, id: id, scope: scope) else {
-            throw FHIRError.notFound("resource not found; updates cannot create resources (POST to create)")
+        guard var rows = try await services.repository.history(type, id: id, window: window, scope: scope) else { throw ReadController.notFound }
+        var next: String?
+        if rows.count >= window.limit {
+            rows.removeLast(rows.count - (window.limit - 1))
+            if let last = rows.last?.integer("version_id") {
+                let sealed = services.cursors.encode(tenant: tenant.configuration.slug, resourceType: pageType, parameters: applied + [("id", id)],
+                                                     position: PagePosition(sortValues: [], id: String(last)))
+                next = "\(tenant.baseURL)/\(type)/\(id)/_history?" + QueryString.format(applied + [("_cursor", sealed)])
+            }
         }
-        let currentVersion = Int(current.integer("version_id") ?? 1)
-        if let expected, expected != currentVersion {
-            throw FHIRError(status: 412, code: .conflict, "If-Match names version \(expected) but the current version is \(currentVersion)")
-        }
-        let issues = try await validate(resource, type: type, id: id)
-        if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
-        let now = max(Int64(Date().timeIntervalSince1970), current.integer("last_updated") ?? 0)
-        let next = currentVersion + 1
-        let stored = Self.stamped(resource, id: id, versionID: next, lastUpdated: now)
-        let version = HMSRepository.StoredVersion(resourceType: type, id: id, versionID: next, lastUpdated: now,
-                                                  body: stored.serializedString, index: SearchIndex.extract(from: stored))
-        switch try await services.repository.update(version, ifMatch: expected ?? currentVersion, scope: scope) {
-        case .updated:
-            subjects.note(stored)
-            var responseHeaders = headers(type: type, id: id, versionID: next, lastUpdated: now)
-            responseHeaders[0] = ("Content-Location", responseHeaders[0].1)
-            return respond(stored, status: .ok, headers: responseHeaders, prefer: Self.preferredReturn(request), contentType: contentType,
-                           message: "updated \(type)/\(id) to version \(next)")
-        case .notFound:
-            throw ReadController.notFound
-        case .versionConflict(let latest):
-            if expected != nil { throw FHIRError(status: 412, code: .conflict, "the resource changed: the current version is \(latest)") }
-            throw FHIRError(status: 409, code: .conflict, "the resource was updated concurrently; retry with If-Match")
-        }
-    }
-
-    func history(type: String, id: String, contentType: String) async throws -> (Response, Int) {
-        let rows = try await services.repository.history(type, id: id, scope: scope)
-        guard !rows.isEmpty else { throw ReadController.notFound }
         var entries: [JSON] = []
         for row in rows {
-            guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { continue }
+            guard let resource = ResourceRendering.resource(type, row: row, tenant: tenant) else { throw StoredDataError.unreadable }
+            guard StoredVersionAdmission.admits(resource, type: type, baseURL: tenant.baseURL, scope: scope) else { continue }
             subjects.note(resource)
             let (versionID, updated) = ResourceRendering.version(type, row: row)
             var entry = JSONObject()
@@ -202,8 +153,11 @@ struct WriteController {
         bundle.append("resourceType", "Bundle")
         bundle.append("id", UUID().uuidString.lowercased())
         bundle.append("type", "history")
-        bundle.append("total", .int(entries.count))
-        bundle.append("link", .array([.object(["relation": .string("self"), "url": .string("\(tenant.baseURL)/\(type)/\(id)/_history")])]))
+        if cursor == nil && next == nil { bundle.append("total", .int(entries.count)) }
+        let selfURL = "\(tenant.baseURL)/\(type)/\(id)/_history" + (applied.isEmpty && cursor == nil ? "" : "?" + QueryString.format(applied + (cursor.map { [("_cursor", $0)] } ?? [])))
+        var links: [JSON] = [.object(["relation": .string("self"), "url": .string(selfURL)])]
+        if let next { links.append(.object(["relation": .string("next"), "url": .string(next)])) }
+        bundle.append("link", .array(links))
         bundle.append("entry", .array(entries))
         return (FHIRResponse.json(.object(bundle), contentType: contentType), entries.count)
     }

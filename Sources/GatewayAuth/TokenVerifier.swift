@@ -118,6 +118,8 @@ public final class TokenVerifier: Sendable {
 
         guard let payloadBytes = Base64URL.decode(segments[1]), let payload = try? JSONParser.parse(payloadBytes, maximumDepth: 16),
               case .object(let claims) = payload else { throw .malformedToken }
+        // Signed with a key this tenant trusts but naming another tenant: 403, whatever else the token says.
+        guard claims[tenant.tenantClaim]?.stringValue == tenant.slug else { throw .tenantMismatch }
         guard let expiry = Self.numericDate(claims["exp"]) else { throw .missingExpiry }
         guard now <= expiry + Self.leewaySeconds else { throw .expired }
         if let notBefore = claims["nbf"] {
@@ -130,7 +132,6 @@ public final class TokenVerifier: Sendable {
         case .array(let audiences)? where audiences.contains(.string(tenant.audience)): break
         default: throw .wrongAudience
         }
-        guard claims[tenant.tenantClaim]?.stringValue == tenant.slug else { throw .tenantMismatch }
 
         let scopeText: String
         if let text = claims["scope"]?.stringValue {
@@ -172,8 +173,12 @@ public final class TokenVerifier: Sendable {
         throw .unknownKey
     }
 
+    /// Seconds of years 1 to 9999: a NumericDate outside is malformed, so it never reaches a conversion or a sum that could trap.
+    static let numericDateRange: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
+
     static func numericDate(_ value: JSON?) -> Int64? {
-        guard case .number(let text)? = value, let number = Double(text), number.isFinite else { return nil }
-        return Int64(number.rounded(.down))
+        guard case .number(let text)? = value, let number = Double(text), number.isFinite,
+              numericDateRange.contains(number) else { return nil }
+        return Int64(exactly: number.rounded(.down))
     }
 }

@@ -54,11 +54,24 @@ extension HMSRepository {
             return try await transaction.query(HMSQueryBuilder(table: table, scope: scope).search(request, after: nil, limit: 2), columns: table.columns)
         }
 
-        /// The current version number of a stored resource of the tenant, if it exists.
-        public func currentVersion(_ resourceType: String, id: String) async throws -> Int? {
+        /// The same transaction seen through a narrower scope of the same tenant (one Bundle entry's grant).
+        public func confined(to other: TenantScope) throws -> StoredTransaction {
+            guard other.tenantID == scope.tenantID else { throw ScopeMismatch() }
+            return StoredTransaction(transaction: transaction, scope: other)
+        }
+
+        struct ScopeMismatch: Error {}
+
+        /// The current row of a stored resource, if this scope sees it.
+        public func current(_ resourceType: String, id: String) async throws -> HMSRow? {
             guard let table = HMSResourceTable.for(resourceType), table.storage == .stored,
                   let read = HMSQueryBuilder(table: table, scope: scope).read(id: id) else { return nil }
-            return try await transaction.query(read, columns: table.columns).first?.integer("version_id").map(Int.init)
+            return try await transaction.query(read, columns: table.columns).first
+        }
+
+        /// The current version number of a stored resource of the tenant, if this scope sees it.
+        public func currentVersion(_ resourceType: String, id: String) async throws -> Int? {
+            try await current(resourceType, id: id)?.integer("version_id").map(Int.init)
         }
 
         public func insert(_ version: StoredVersion) async throws {
@@ -161,14 +174,47 @@ extension HMSRepository {
 
     static let versionColumns = [HMSColumn("id", .uuid), HMSColumn("version_id", .integer), HMSColumn("last_updated", .timestamp), HMSColumn("body", .text)]
 
-    /// Every version of a stored resource, newest first (empty when it is not this tenant's).
-    public func history(_ resourceType: String, id: String, scope: TenantScope) async throws -> [HMSRow] {
-        // The current version decides visibility (tenant, compartment, scope filters) for all versions.
-        guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return [] }
-        let statement = SQLStatement(
-            "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? ORDER BY t.version_id DESC LIMIT 1000",
-            [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
+    /// Which versions a `_history` page asks for.
+    public struct HistoryWindow: Sendable {
+        /// Versions older than this one (the page cursor).
+        public var before: Int?
+        /// `_since`: versions stored at or after this instant.
+        public var since: Int64?
+        /// `_at`: versions current at some point in `[lower, upper)`.
+        public var at: (lower: Int64, upper: Int64)?
+        public var limit: Int
+
+        public init(before: Int? = nil, since: Int64? = nil, at: (lower: Int64, upper: Int64)? = nil, limit: Int) {
+            self.before = before
+            self.since = since
+            self.at = at
+            self.limit = limit
+        }
+    }
+
+    /// Versions of a stored resource in `window`, newest first (empty when the resource is not this
+    /// scope's). Each version still has to pass ``StoredVersionAdmission`` before it is shown.
+    public func history(_ resourceType: String, id: String, window: HistoryWindow, scope: TenantScope) async throws -> [HMSRow]? {
+        guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return nil }
+        var statement = SQLStatement("SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ?",
+                                     [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
+        if let before = window.before { statement.append(" AND t.version_id < ?", .integer(Int64(before))) }
+        if let since = window.since { statement.append(" AND t.last_updated >= ?", .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(since)))) }
+        if let at = window.at {
+            // The version current at `lower` and every later one stored before `upper`.
+            statement.append(" AND t.last_updated < ?", .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(at.upper))))
+            statement.append(" AND t.version_id >= COALESCE((SELECT MAX(v.version_id) FROM stored_resource_versions v WHERE v.tenant_id = t.tenant_id AND v.resource_type = t.resource_type AND v.id = t.id AND v.last_updated <= ?), 0)",
+                             .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(at.lower))))
+        }
+        statement.append(" ORDER BY t.version_id DESC LIMIT \(max(1, min(window.limit, 1000)))")
         return try await tracked { try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID) }
+    }
+
+    /// An instant clamped to the years both stores hold (1 to 9999).
+    static func storable(_ seconds: Int64) -> Int64 {
+        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
+        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400 + 86399
+        return min(max(seconds, earliest), latest)
     }
 
     /// One version of a stored resource.

@@ -88,10 +88,22 @@ final class PostgresBackend: DatabaseBackend {
 
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            let transaction = Transaction(connection: connection, logger: logger)
-            if let tenantID { try await transaction.setTenant(tenantID) }
-            return try await transaction.query(statement, columns: columns)
+        return try await Self.unwrapped {
+            try await client.withTransaction(logger: logger) { connection in
+                let transaction = Transaction(connection: connection, logger: logger)
+                if let tenantID { try await transaction.setTenant(tenantID) }
+                return try await transaction.query(statement, columns: columns)
+            }
+        }
+    }
+
+    /// postgres-nio wraps whatever a transaction throws; callers see the error itself (a FHIR
+    /// error raised inside stays a FHIR error, a lost connection stays a connection error).
+    static func unwrapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
 
@@ -184,12 +196,14 @@ final class PostgresBackend: DatabaseBackend {
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-            for lockKey in lockKeys.sorted() {
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+        return try await Self.unwrapped {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+                for lockKey in lockKeys.sorted() {
+                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+                }
+                return try await body(Transaction(connection: connection, logger: logger))
             }
-            return try await body(Transaction(connection: connection, logger: logger))
         }
     }
 
