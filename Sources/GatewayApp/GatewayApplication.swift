@@ -7,6 +7,7 @@ import GatewayStore
 import HMSMapping
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Wires configuration, keys, store and HTTP into one application; `serve` and the tests both use it.
@@ -19,6 +20,7 @@ public enum GatewayApplication {
     /// configured store is opened and, for SQLite or when a migration URL is set, migrated.
     public static func build(configuration: GatewayConfiguration, repository: HMSRepository? = nil,
                              logger: Logger = Logger(label: "fhir-gateway")) async throws -> some ApplicationProtocol {
+        _ = try ResourceValidation.loaded.get()
         let developmentIssuer = try await loadDevelopmentIssuer(configuration)
         let verifier = try await TokenVerifier.load(configuration: configuration, developmentIssuer: developmentIssuer, logger: logger)
         let store: HMSRepository
@@ -60,8 +62,13 @@ public enum GatewayApplication {
                                        metrics: GatewayMetrics(knownTypes: Set(TenantConfiguration.supportedResourceTypes + ["AuditEvent"]),
                                                                database: { (store.activeCalls, store.maximumConnections) }),
                                        logger: logger)
+        let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
+        let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
         var application = Application(
             responder: GatewayResponder(services: services),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(registry: connections, requestReadTimeout: readTimeout)],
+                idleTimeout: readTimeout)),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)
         if let runner { application.addServices(StoreLifetime(runner: runner)) }

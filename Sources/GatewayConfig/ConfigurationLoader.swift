@@ -16,7 +16,8 @@ public enum ConfigurationLoader {
         try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
-        try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size"], at: "server")
+        try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
+                                          "request_read_timeout_seconds", "maximum_connections_per_client"], at: "server")
         let host = try string(serverNode["host"], at: "server.host") ?? "127.0.0.1"
         let port = try integer(serverNode["port"], at: "server.port") ?? 8080
         guard (1...65535).contains(port) else { throw ConfigurationError(field: "server.port", "must be between 1 and 65535") }
@@ -34,8 +35,17 @@ public enum ConfigurationLoader {
         if let cursorSecret, cursorSecret.utf8.count < 32 {
             throw ConfigurationError(field: "server.cursor_secret", "must be at least 32 characters")
         }
+        let readTimeout = try integer(serverNode["request_read_timeout_seconds"], at: "server.request_read_timeout_seconds") ?? 30
+        guard (1...3600).contains(readTimeout) else {
+            throw ConfigurationError(field: "server.request_read_timeout_seconds", "must be between 1 and 3600")
+        }
+        let perClient = try integer(serverNode["maximum_connections_per_client"], at: "server.maximum_connections_per_client") ?? 256
+        guard (1...100_000).contains(perClient) else {
+            throw ConfigurationError(field: "server.maximum_connections_per_client", "must be between 1 and 100000")
+        }
         let server = GatewayConfiguration.Server(host: host, port: port, publicBaseURL: publicBase, cursorSecret: cursorSecret,
-                                                 defaultPageSize: defaultPage, maximumPageSize: maximumPage)
+                                                 defaultPageSize: defaultPage, maximumPageSize: maximumPage,
+                                                 requestReadTimeoutSeconds: readTimeout, maximumConnectionsPerClient: perClient)
 
         let databaseNode = try mapping(document["database"], at: "database") ?? [:]
         try checkKeys(databaseNode, allowed: ["url", "migration_url"], at: "database")

@@ -9,9 +9,17 @@ public struct GatewayConfiguration: Sendable {
         public var cursorSecret: String?
         public var defaultPageSize: Int
         public var maximumPageSize: Int
+        /// Seconds a client has to send a whole request (headers and body), counted from the
+        /// connection opening or the previous response; also how long an idle connection stays open.
+        public var requestReadTimeoutSeconds: Int
+        /// Connections one client address may hold open at once.
+        public var maximumConnectionsPerClient: Int
 
         public init(host: String = "127.0.0.1", port: Int = 8080, publicBaseURL: String? = nil, cursorSecret: String? = nil,
-                    defaultPageSize: Int = 20, maximumPageSize: Int = 200) {
+                    defaultPageSize: Int = 20, maximumPageSize: Int = 200, requestReadTimeoutSeconds: Int = 30,
+                    maximumConnectionsPerClient: Int = 256) {
+            self.requestReadTimeoutSeconds = requestReadTimeoutSeconds
+            self.maximumConnectionsPerClient = maximumConnectionsPerClient
             self.host = host
             self.port = port
             self.publicBaseURL = publicBaseURL ?? "http://\(host):\(port)"

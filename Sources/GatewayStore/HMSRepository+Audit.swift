@@ -48,6 +48,9 @@ extension HMSRepository {
     /// Appends records in one transaction: per tenant, in order, under that tenant's chain lock,
     /// with one multi-row insert. Tenants are switched inside the transaction, so a batch of many
     /// tenants still costs one commit.
+    /// Records per insert statement: 12 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
+    static let auditInsertChunk = 500
+
     public func appendAudit(_ batches: [(tenantID: String, records: [AuditRecord])]) async throws {
         guard let first = batches.first?.tenantID else { return }
         beginCall()
@@ -61,20 +64,26 @@ extension HMSRepository {
                     columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
                 var sequence = last?.integer("sequence") ?? 0
                 var previous = last?.string("hash") ?? Self.genesisHash
-                var insert = SQLStatement("""
-                    INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash) VALUES
-                    """)
-                for (index, record) in records.enumerated() {
-                    sequence += 1
-                    let body = record.event.serializedString
-                    let hash = Self.chainHash(previous: previous, body: body)
-                    insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                    insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                     .text(record.action), .text(record.subtype), .text(record.outcome), record.agent.map(SQLBind.text) ?? .null,
-                                     .text(record.patients.joined(separator: ",")), .text(body), .text(previous), .text(hash)]
-                    previous = hash
+                // Chunks keep every statement under both stores' bind-parameter limits (12 binds a record).
+                var start = 0
+                while start < records.count {
+                    let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
+                    var insert = SQLStatement("""
+                        INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash) VALUES
+                        """)
+                    for (index, record) in chunk.enumerated() {
+                        sequence += 1
+                        let body = record.event.serializedString
+                        let hash = Self.chainHash(previous: previous, body: body)
+                        insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                        insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
+                                         .text(record.action), .text(record.subtype), .text(record.outcome), record.agent.map(SQLBind.text) ?? .null,
+                                         .text(record.patients.joined(separator: ",")), .text(body), .text(previous), .text(hash)]
+                        previous = hash
+                    }
+                    try await transaction.execute(insert)
+                    start += chunk.count
                 }
-                try await transaction.execute(insert)
             }
         }
     }

@@ -111,11 +111,19 @@ public final class HMSRepository: Sendable {
             }
             return rows
         }
-        let uuids = ids.compactMap(HMSIdentifier.normalizedUUID)
-        guard !uuids.isEmpty else { return [] }
-        let statement = HMSQueryBuilder(table: table, scope: scope).rows(where: table.idColumn, in: uuids, limit: uuids.count)
-        return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
+        let uuids = Array(Set(ids.compactMap(HMSIdentifier.normalizedUUID))).sorted()
+        var rows: [HMSRow] = []
+        // Bounded IN lists: an include of many references never exceeds a store's bind-parameter limit.
+        for start in stride(from: 0, to: uuids.count, by: Self.idsPerStatement) {
+            let chunk = Array(uuids[start..<min(start + Self.idsPerStatement, uuids.count)])
+            let statement = HMSQueryBuilder(table: table, scope: scope).rows(where: table.idColumn, in: chunk, limit: chunk.count)
+            rows += try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
+        }
+        return rows
     }
+
+    /// Ids bound in one `IN (...)` list.
+    static let idsPerStatement = 500
 
     /// One page of a search: up to `request.count` rows after `position`, and where the next page starts.
     public func search(_ request: SearchRequest, after position: PagePosition?, scope: TenantScope) async throws -> (rows: [HMSRow], next: PagePosition?) {

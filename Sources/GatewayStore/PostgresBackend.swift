@@ -49,10 +49,16 @@ final class PostgresBackend: DatabaseBackend {
         guard gateway.user.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
             throw StoreError("the database user must be a plain lowercase role name")
         }
-        self.client = PostgresClient(configuration: gateway.configuration, backgroundLogger: logger)
-        self.ownerClient = try migrationURL.map { PostgresClient(configuration: try Self.endpoint($0).configuration, backgroundLogger: logger) }
+        var quietLogger = logger
+        if quietLogger.logLevel < .info { quietLogger.logLevel = .info }
+        self.client = PostgresClient(configuration: gateway.configuration, backgroundLogger: quietLogger)
+        self.ownerClient = try migrationURL.map { PostgresClient(configuration: try Self.endpoint($0).configuration, backgroundLogger: quietLogger) }
         self.gatewayRole = gateway.user
-        self.logger = logger
+        // The driver logs statements and bound values (PHI) at debug and trace: whatever the gateway's
+        // level, its logger never goes below info.
+        var driverLogger = logger
+        if driverLogger.logLevel < .info { driverLogger.logLevel = .info }
+        self.logger = driverLogger
     }
 
     /// The schema owner. Migrating or seeding as the gateway role would make it own the tables.
