@@ -59,7 +59,7 @@ let package = Package(
         ]),
         .testTarget(name: "FHIRValidationTests", dependencies: ["FHIRValidation", "FHIRModels"], exclude: ["Fixtures"]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "FHIRModels", "FHIRSearch", "HMSMapping",
+            "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "FHIRModels", "FHIRSearch", "FHIRValidation", "HMSMapping",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),

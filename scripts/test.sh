@@ -15,6 +15,8 @@ export FHIR_TEST_POSTGRES_URL="postgres://fhir_gateway:gateway@127.0.0.1:$PGPORT
 export FHIR_TEST_POSTGRES_MIGRATION_URL="postgres://fhir_owner:owner@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_TEST_POSTGRES_ADMIN_URL="postgres://postgres@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_SHARED="${FHIR_SHARED:-$ROOT/../shared/fhir}"
+# Each parser fuzz target runs this long (ParserFuzzTests); a trap anywhere fails the run.
+export FHIR_FUZZ_SECONDS="${FHIR_FUZZ_SECONDS:-10}"
 
 echo "== swift build --build-tests"
 swift build --build-tests

@@ -1,9 +1,10 @@
-/// The decimals the gateway stores and compares: at most 38 significant digits and a magnitude
-/// between 1e-120 and 1e120 (zero included). Foundation's `Decimal` and PostgreSQL `numeric` both hold
+/// The decimals the gateway stores and compares: at most 38 significant digits, a magnitude
+/// between 1e-120 and 1e120 (zero included) and a written exponent in the same range. Foundation's `Decimal` and PostgreSQL `numeric` both hold
 /// every such value exactly; `1e999999` is valid JSON but would fail in the database, so it is refused at the edge.
 public enum DecimalDomain {
     public static let maximumSignificantDigits = 38
     public static let exponentRange = -120...120
+    public static let maximumWrittenDigits = 128
 
     /// True for a JSON/FHIR decimal literal inside the domain.
     public static func contains(_ text: some StringProtocol) -> Bool {
@@ -21,7 +22,8 @@ public enum DecimalDomain {
             guard isDigit(index) else { return false }
             while isDigit(index) { digits.append(bytes[index]); index += 1 }
         }
-        guard !digits.isEmpty else { return false }
+        // An integer part is required (JSON and FHIR grammar), and zeros do not make a literal unbounded.
+        guard integerCount > 0, digits.count <= maximumWrittenDigits else { return false }
         var exponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
@@ -41,7 +43,8 @@ public enum DecimalDomain {
             guard count > 0 else { return false }
             if negative { exponent = -exponent }
         }
-        guard index == bytes.count else { return false }
+        // The written exponent is bounded too: PostgreSQL refuses `0e999999` although its value is zero.
+        guard index == bytes.count, exponentRange.contains(exponent) else { return false }
         guard let firstSignificant = digits.firstIndex(where: { $0 != UInt8(ascii: "0") }) else { return true }
         let lastSignificant = digits.lastIndex(where: { $0 != UInt8(ascii: "0") }) ?? firstSignificant
         guard lastSignificant - firstSignificant + 1 <= maximumSignificantDigits else { return false }
