@@ -37,7 +37,7 @@ public enum CivilTime {
 
     /// `YYYY-MM-DD` of the UTC day holding `epochSeconds`.
     public static func isoDate(epochSeconds: Int64) -> String {
-        let days = Int((epochSeconds >= 0 ? epochSeconds : epochSeconds - 86399) / 86400)
+        let days = floorDays(epochSeconds)
         let (y, m, d) = date(fromDays: days)
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
     }
@@ -48,12 +48,18 @@ public enum CivilTime {
         return isoDate(epochSeconds: epochSeconds) + "T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))Z"
     }
 
+    /// Whole days since 1970 before `epochSeconds` (floor division, without an intermediate that could overflow).
+    static func floorDays(_ epochSeconds: Int64) -> Int {
+        let quotient = epochSeconds / 86400
+        return Int(epochSeconds % 86400 < 0 ? quotient - 1 : quotient)
+    }
+
     private static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// RFC 9110 IMF-fixdate, for `Last-Modified`.
     public static func httpDate(epochSeconds: Int64) -> String {
-        let days = Int((epochSeconds >= 0 ? epochSeconds : epochSeconds - 86399) / 86400)
+        let days = floorDays(epochSeconds)
         let (y, m, d) = date(fromDays: days)
         let seconds = Int(((epochSeconds % 86400) + 86400) % 86400)
         let weekday = weekdays[((days % 7) + 7) % 7]

@@ -11,7 +11,7 @@ final class PostgresBackend: DatabaseBackend {
     /// Pool size of the gateway role's connections.
     static let maximumConnections = 24
 
-    let client: PostgresClient
+    let pool: PostgresGatewayPool
     /// The schema owner, for migrations and seeding; the gateway role when none is configured.
     let ownerClient: PostgresClient?
     let gatewayRole: String
@@ -19,6 +19,8 @@ final class PostgresBackend: DatabaseBackend {
 
     struct Endpoint {
         var configuration: PostgresClient.Configuration
+        /// The same server for one direct connection (the availability probe).
+        var probe: PostgresConnection.Configuration
         var user: String
     }
 
@@ -30,10 +32,17 @@ final class PostgresBackend: DatabaseBackend {
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
         let tls: PostgresClient.Configuration.TLS
+        let probeTLS: PostgresConnection.Configuration.TLS
         switch mode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case "disable":
+            tls = .disable
+            probeTLS = .disable
+        case "prefer", "allow":
+            tls = .prefer(.makeClientConfiguration())
+            probeTLS = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "require", "verify-ca", "verify-full":
+            tls = .require(.makeClientConfiguration())
+            probeTLS = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         default: throw StoreError("database URL has an unknown sslmode")
         }
         var configuration = PostgresClient.Configuration(
@@ -41,7 +50,12 @@ final class PostgresBackend: DatabaseBackend {
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
         configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.minimumConnections = 0
-        return Endpoint(configuration: configuration, user: user)
+        var probe = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
+                                                     password: components.password?.removingPercentEncoding,
+                                                     database: database.isEmpty ? nil : database, tls: probeTLS)
+        probe.options.connectTimeout = .milliseconds(Int64(PostgresGatewayPool.probeTimeout.components.seconds * 1000
+                                                            + PostgresGatewayPool.probeTimeout.components.attoseconds / 1_000_000_000_000_000))
+        return Endpoint(configuration: configuration, probe: probe, user: user)
     }
 
     init(url: String, migrationURL: String?, logger: Logger) throws {
@@ -51,7 +65,7 @@ final class PostgresBackend: DatabaseBackend {
         }
         var quietLogger = logger
         if quietLogger.logLevel < .info { quietLogger.logLevel = .info }
-        self.client = PostgresClient(configuration: gateway.configuration, backgroundLogger: quietLogger)
+        self.pool = PostgresGatewayPool(configuration: gateway.configuration, probe: gateway.probe, logger: quietLogger)
         self.ownerClient = try migrationURL.map { PostgresClient(configuration: try Self.endpoint($0).configuration, backgroundLogger: quietLogger) }
         self.gatewayRole = gateway.user
         // The driver logs statements and bound values (PHI) at debug and trace: whatever the gateway's
@@ -71,7 +85,7 @@ final class PostgresBackend: DatabaseBackend {
 
     func run() async {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
+            group.addTask { await self.pool.run() }
             if let ownerClient = self.ownerClient { group.addTask { await ownerClient.run() } }
         }
     }
@@ -95,10 +109,12 @@ final class PostgresBackend: DatabaseBackend {
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
         let logger = self.logger
         return try await Self.unwrapped {
-            try await client.withTransaction(logger: logger) { connection in
-                let transaction = Transaction(connection: connection, logger: logger)
-                if let tenantID { try await transaction.setTenant(tenantID) }
-                return try await transaction.query(statement, columns: columns)
+            try await pool.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    let transaction = Transaction(connection: connection, logger: logger)
+                    if let tenantID { try await transaction.setTenant(tenantID) }
+                    return try await transaction.query(statement, columns: columns)
+                }
             }
         }
     }
@@ -203,12 +219,14 @@ final class PostgresBackend: DatabaseBackend {
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
         let logger = self.logger
         return try await Self.unwrapped {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-                for lockKey in lockKeys.sorted() {
-                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+            try await pool.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+                    for lockKey in lockKeys.sorted() {
+                        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))", logger: logger)
+                    }
+                    return try await body(Transaction(connection: connection, logger: logger))
                 }
-                return try await body(Transaction(connection: connection, logger: logger))
             }
         }
     }
@@ -224,8 +242,9 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     func isReachable() async -> Bool {
+        let logger = self.logger
         do {
-            try await client.query("SELECT 1", logger: logger)
+            try await pool.withConnection { connection in _ = try await connection.query("SELECT 1", logger: logger) }
             return true
         } catch {
             return false

@@ -53,7 +53,8 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     private func reader() -> SQLiteConnection {
-        readers[next.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+        // Unsigned, so the index stays in range after the counter wraps.
+        readers[Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(readers.count))]
     }
 
     static func data(_ bind: SQLBind) -> SQLiteData {
@@ -79,7 +80,8 @@ final class SQLiteBackend: DatabaseBackend {
             guard let instant = FHIRDateTime.parse(text) else { return .null }
             return .integer(instant.lower)
         case (.text(let text)?, _): return .text(text)
-        case (.float(let number)?, _): return .integer(Int64(number))
+        case (.float(let number)?, .decimal): return .text(String(number))
+        case (.float(let number)?, _): return Int64(exactly: number.rounded(.down)).map(HMSRow.Value.integer) ?? .null
         case (.blob?, _): return .null
         }
     }

@@ -5,7 +5,10 @@ import SQLiteNIO
 public enum StoreFailure {
     /// True when `error` means the database could not be reached or is shutting down or overloaded.
     public static func isUnavailable(_ error: any Error) -> Bool {
-        if error is CancellationError { return true }
+        if error is CancellationError || error is PostgresGatewayPool.Unavailable { return true }
+        if let wrapped = error as? PostgresTransactionError {
+            return [wrapped.beginError, wrapped.closureError, wrapped.commitError].contains { $0.map(isUnavailable) ?? false }
+        }
         // The pool's own error type lives in a module PostgresNIO does not re-export.
         if String(describing: type(of: error)) == "ConnectionPoolError" { return true }
         if let failure = error as? PSQLError {
