@@ -28,6 +28,10 @@ enum AuditSchema {
         ]
     }
 
+    /// Which chain hash a record carries: 1 covers the body only (records written before version 4),
+    /// 2 covers every column. Existing rows keep 1.
+    static let hashSchemeStatements = ["ALTER TABLE audit_events ADD COLUMN hash_scheme INTEGER NOT NULL DEFAULT 1"]
+
     /// The gateway role may insert and read audit rows of its tenant, never update, delete or truncate them.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
         HMSSchema.tenantIsolation("audit_events") + [

@@ -34,21 +34,36 @@ extension HMSRepository {
 
     public static let genesisHash = String(repeating: "0", count: 64)
 
-    /// The chain link: SHA-256 over the previous hash and the record's canonical JSON.
+    /// Scheme 1 (records written before schema version 4): SHA-256 over the previous hash and the body.
     public static func chainHash(previous: String, body: String) -> String {
-        SHA256.hash(data: Data((previous + "\n" + body).utf8)).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: Data((previous + "\n" + body).utf8)))
     }
+
+    /// The scheme new records use.
+    public static let currentHashScheme: Int64 = 2
+
+    /// Scheme 2: SHA-256 over the previous hash and every column of the record, as one JSON array
+    /// (no separator can be forged), so clearing `patients` or `agent` breaks the chain too.
+    public static func chainHash(previous: String, tenantID: String, sequence: Int64, id: String, recorded: Int64, action: String,
+                                 subtype: String, outcome: String, agent: String?, patients: String, body: String) -> String {
+        let fields: [JSON] = [.string(previous), .string(tenantID.lowercased()), .int(Int(sequence)), .string(id.lowercased()),
+                              .string(CivilTime.isoInstant(epochSeconds: recorded)), .string(action), .string(subtype), .string(outcome),
+                              agent.map(JSON.string) ?? .null, .string(patients), .string(body)]
+        return hex(SHA256.hash(data: Data(JSON.array(fields).serialized)))
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
     static let auditColumns = [
         HMSColumn("sequence", .integer), HMSColumn("id", .uuid), HMSColumn("recorded", .timestamp), HMSColumn("action", .text),
         HMSColumn("subtype", .text), HMSColumn("outcome", .text), HMSColumn("agent", .text), HMSColumn("patients", .text),
-        HMSColumn("body", .text), HMSColumn("previous_hash", .text), HMSColumn("hash", .text),
+        HMSColumn("body", .text), HMSColumn("previous_hash", .text), HMSColumn("hash", .text), HMSColumn("hash_scheme", .integer),
     ]
 
     /// Appends records in one transaction: per tenant, in order, under that tenant's chain lock,
     /// with one multi-row insert. Tenants are switched inside the transaction, so a batch of many
     /// tenants still costs one commit.
-    /// Records per insert statement: 12 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
+    /// Records per insert statement: 13 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
     static let auditInsertChunk = 500
 
     public func appendAudit(_ batches: [(tenantID: String, records: [AuditRecord])]) async throws {
@@ -69,16 +84,21 @@ extension HMSRepository {
                 while start < records.count {
                     let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
                     var insert = SQLStatement("""
-                        INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash) VALUES
+                        INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme) VALUES
                         """)
                     for (index, record) in chunk.enumerated() {
                         sequence += 1
                         let body = record.event.serializedString
-                        let hash = Self.chainHash(previous: previous, body: body)
-                        insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                        let patients = record.patients.joined(separator: ",")
+                        // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
+                        let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
+                        let hash = Self.chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: record.id, recorded: record.recorded,
+                                                  action: record.action, subtype: record.subtype, outcome: record.outcome, agent: agent,
+                                                  patients: patients, body: body)
+                        insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                         insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                         .text(record.action), .text(record.subtype), .text(record.outcome), record.agent.map(SQLBind.text) ?? .null,
-                                         .text(record.patients.joined(separator: ",")), .text(body), .text(previous), .text(hash)]
+                                         .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
+                                         .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
                         previous = hash
                     }
                     try await transaction.execute(insert)
@@ -91,7 +111,7 @@ extension HMSRepository {
     /// Audit rows of a tenant in chain order, starting after `sequence` (for verification and export).
     public func auditEvents(tenantID: String, after sequence: Int64, limit: Int) async throws -> [HMSRow] {
         let statement = SQLStatement(
-            "SELECT sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash FROM audit_events t WHERE t.tenant_id = ? AND t.sequence > ? ORDER BY t.sequence LIMIT \(max(1, limit))",
+            "SELECT sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme FROM audit_events t WHERE t.tenant_id = ? AND t.sequence > ? ORDER BY t.sequence LIMIT \(max(1, limit))",
             [.uuid(tenantID), .integer(sequence)])
         return try await tracked { try await backend.query(statement, columns: Self.auditColumns, tenantID: tenantID) }
     }
@@ -119,12 +139,41 @@ extension HMSRepository {
                 guard row.string("previous_hash") == previous else {
                     return (expected - 1, ChainBreak(sequence: sequence, id: id, problem: "does not follow the previous record"))
                 }
-                guard let body = row.string("body"), Self.chainHash(previous: previous, body: body) == row.string("hash") else {
+                guard let body = row.string("body"), Self.expectedHash(row, tenantID: tenantID, previous: previous, body: body) == row.string("hash") else {
                     return (expected - 1, ChainBreak(sequence: sequence, id: id, problem: "content does not match its hash"))
                 }
                 previous = row.string("hash") ?? ""
                 expected += 1
             }
         }
+    }
+
+    /// The hash a stored row should carry under its scheme (scheme 1: legacy rows, body only).
+    static func expectedHash(_ row: HMSRow, tenantID: String, previous: String, body: String) -> String? {
+        switch row.integer("hash_scheme") ?? 1 {
+        case 1: return chainHash(previous: previous, body: body)
+        case 2:
+            guard let sequence = row.integer("sequence"), let id = row.string("id"), let recorded = row.integer("recorded"),
+                  let action = row.string("action"), let subtype = row.string("subtype"), let outcome = row.string("outcome") else { return nil }
+            return chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: id, recorded: recorded, action: action,
+                             subtype: subtype, outcome: outcome, agent: row.string("agent"), patients: row.string("patients") ?? "", body: body)
+        default: return nil
+        }
+    }
+
+    /// The newest record of a tenant's chain: what an anchor signs.
+    public func auditHead(tenantID: String) async throws -> (sequence: Int64, hash: String)? {
+        let statement = SQLStatement("SELECT sequence, hash FROM audit_events t WHERE t.tenant_id = ? ORDER BY t.sequence DESC LIMIT 1", [.uuid(tenantID)])
+        let row = try await tracked {
+            try await backend.query(statement, columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)], tenantID: tenantID)
+        }.first
+        guard let row, let sequence = row.integer("sequence"), let hash = row.string("hash") else { return nil }
+        return (sequence, hash)
+    }
+
+    /// The hash of one record of a tenant's chain, if it exists.
+    public func auditHash(tenantID: String, sequence: Int64) async throws -> String? {
+        let statement = SQLStatement("SELECT hash FROM audit_events t WHERE t.tenant_id = ? AND t.sequence = ?", [.uuid(tenantID), .integer(sequence)])
+        return try await tracked { try await backend.query(statement, columns: [HMSColumn("hash", .text)], tenantID: tenantID) }.first?.string("hash")
     }
 }

@@ -47,16 +47,15 @@ final class PostgresGatewayPool: Sendable {
         self.configuration = configuration
         self.probeConfiguration = probe
         self.logger = logger
-        self.clients = Mutex(Clients(pool: PostgresClient(configuration: configuration, backgroundLogger: logger), poolRunner: nil))
+        // The client runs from the start, so a call made just before ``run()`` is scheduled finds it running.
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.clients = Mutex(Clients(pool: client, poolRunner: Task { await client.run() }))
     }
 
     var isAvailable: Bool { available.load(ordering: .relaxed) }
 
-    /// Runs the pool, its probe and their replacements until cancelled.
+    /// Probes and replaces the pool until cancelled, then stops every client.
     func run() async {
-        let pool = clients.withLock { $0.pool }
-        let poolRunner = Task { await pool.run() }
-        clients.withLock { $0.poolRunner = poolRunner }
         var slowProbes = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: Self.probeInterval)

@@ -81,6 +81,7 @@ enum Migrations {
                 + (postgres ? HMSSchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (2, StoredResourceSchema.statements(dialect) + (postgres ? StoredResourceSchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (3, AuditSchema.statements(dialect) + (postgres ? AuditSchema.postgresSecurityStatements(gatewayRole: role) : AuditSchema.sqliteTriggers)),
+            (4, AuditSchema.hashSchemeStatements),
         ]
     }
 }

@@ -6,25 +6,73 @@ import GatewayStore
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Check or export a tenant's audit trail.", subcommands: [Verify.self, Export.self])
+        commandName: "audit", abstract: "Check or export a tenant's audit trail.", subcommands: [Verify.self, Anchor.self, Export.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check the hash chain and name the first broken record.")
         @OptionGroup var options: ConfigurationOptions
         @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "An anchor written by 'audit anchor': the anchored record must still be in the chain, unchanged.") var anchor: String?
+        @Option(help: "The anchor signing key's public half (<key>.pub); required with --anchor.") var publicKey: String?
 
         func run() async throws {
             let (configuration, _) = try options.load()
             let slug = tenant
-            let result = try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
+            var anchored: AuditAnchor?
+            if let anchor {
+                guard let publicKey else { throw ValidationError("--anchor needs --public-key") }
+                guard let text = FileManager.default.contents(atPath: anchor).map({ String(decoding: $0, as: UTF8.self) }) else {
+                    throw ValidationError("cannot read the anchor '\(anchor)'")
+                }
+                do {
+                    anchored = try AuditAnchor.verified(text, publicKey: try AuditAnchor.publicKey(at: publicKey))
+                } catch let error as AuditAnchor.Invalid {
+                    throw ValidationError(error.description)
+                }
+                guard anchored?.tenant == slug else { throw ValidationError("the anchor is for tenant '\(anchored?.tenant ?? "")'") }
+            }
+            let checked = anchored
+            let (result, anchorProblem) = try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
                 guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
-                return try await repository.verifyAudit(tenantID: tenantID)
+                let result = try await repository.verifyAudit(tenantID: tenantID)
+                guard let checked else { return (result, nil as String?) }
+                guard checked.tenantID == tenantID else { return (result, "the anchor names another tenant id") }
+                return (result, try await repository.checkAnchor(checked))
             }
             if let broken = result.firstBreak {
                 print("audit trail of \(slug) is BROKEN at \(broken) (\(result.count) records verified before it)")
                 throw ExitCode.failure
             }
-            print("audit trail of \(slug) is intact: \(result.count) records")
+            if let anchorProblem {
+                print("audit trail of \(slug) is BROKEN against its anchor: \(anchorProblem)")
+                throw ExitCode.failure
+            }
+            let against = checked.map { " and holds the anchored record \($0.sequence)" } ?? ""
+            print("audit trail of \(slug) is intact: \(result.count) records\(against)")
+        }
+    }
+
+    struct Anchor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign the tenant's current chain head and write it outside the database.",
+            discussion: "Run it on a schedule (for example hourly) and keep the anchors where the database's administrators cannot change them. 'audit verify --anchor' then detects deleted or rewritten records up to the anchor.")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Ed25519 signing key file; created (with <file>.pub) if absent.") var signingKey: String
+        @Option(help: "Where to write the anchor (JSON).") var output: String
+
+        func run() async throws {
+            let (configuration, _) = try options.load()
+            let slug = tenant
+            let key = try AuditAnchor.signingKey(at: signingKey)
+            let anchor = try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository -> AuditAnchor in
+                guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
+                guard let head = try await repository.auditHead(tenantID: tenantID) else { throw ValidationError("the audit trail of '\(slug)' is empty") }
+                return AuditAnchor(tenant: slug, tenantID: tenantID, sequence: head.sequence, hash: head.hash,
+                                   anchoredAt: Int64(Date().timeIntervalSince1970))
+            }
+            try Data(try anchor.signed(with: key).utf8).write(to: URL(fileURLWithPath: output))
+            print("anchored \(slug) at record \(anchor.sequence) in \(output)")
         }
     }
 

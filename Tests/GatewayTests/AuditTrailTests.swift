@@ -176,6 +176,49 @@ import Testing
         #expect(deleted.firstBreak?.problem.contains("missing") == true)
     }
 
+    @Test func clearedColumnsAndDeletedNewestRecordsAreDetected() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        try await application.test(.router) { client in
+            for index in 0..<5 {
+                expectStatus(try await client.get("/acme/r4/Patient/\(GatewayFixture.patientID("acme", index))", token: fixture.token("acme")), 200)
+            }
+        }
+        let tenantID = HMSSeeder.tenantID(slug: "acme")
+        try await Self.execute(repository, "DROP TRIGGER audit_events_no_update")
+        try await Self.execute(repository, "DROP TRIGGER audit_events_no_delete")
+        let rows = try await repository.auditEvents(tenantID: tenantID, after: 0, limit: 10)
+        let patients = try #require(rows.first { $0.integer("sequence") == 2 }?.string("patients"))
+        let agent = try #require(rows.first { $0.integer("sequence") == 3 }?.string("agent"))
+        #expect(!patients.isEmpty)
+        // Hiding a record from AuditEvent?patient= by clearing its patients column breaks the chain.
+        try await Self.execute(repository, "UPDATE audit_events SET patients = '' WHERE sequence = 2")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak?.sequence == 2)
+        try await Self.execute(repository, "UPDATE audit_events SET patients = '\(patients)' WHERE sequence = 2")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
+        try await Self.execute(repository, "UPDATE audit_events SET agent = NULL WHERE sequence = 3")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak?.sequence == 3)
+        try await Self.execute(repository, "UPDATE audit_events SET agent = '\(agent)' WHERE sequence = 3")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
+
+        // An anchor of the head, signed outside the database, catches deleting the newest records.
+        let directory = try GatewayFixture.makeDirectory()
+        let key = try AuditAnchor.signingKey(at: "\(directory)/anchor.key")
+        let head = try #require(try await repository.auditHead(tenantID: tenantID))
+        let document = try AuditAnchor(tenant: "acme", tenantID: tenantID, sequence: head.sequence, hash: head.hash, anchoredAt: 1_800_000_000).signed(with: key)
+        let anchor = try AuditAnchor.verified(document, publicKey: try AuditAnchor.publicKey(at: "\(directory)/anchor.key.pub"))
+        #expect(try await repository.checkAnchor(anchor) == nil)
+        try await Self.execute(repository, "DELETE FROM audit_events WHERE sequence >= \(head.sequence - 1)")
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil, "the shortened chain is consistent in itself")
+        #expect(try await repository.checkAnchor(anchor)?.contains("gone") == true)
+        // A forged anchor (another key, or an edited field) is refused.
+        let other = try AuditAnchor.signingKey(at: "\(directory)/other.key")
+        let forged = try AuditAnchor(tenant: "acme", tenantID: tenantID, sequence: 1, hash: head.hash, anchoredAt: 1_800_000_000).signed(with: other)
+        #expect(throws: AuditAnchor.Invalid.self) { try AuditAnchor.verified(forged, publicKey: key.publicKey) }
+        let edited = document.replacingOccurrences(of: "\"sequence\":\(head.sequence)", with: "\"sequence\":1")
+        #expect(throws: AuditAnchor.Invalid.self) { try AuditAnchor.verified(edited, publicKey: key.publicKey) }
+    }
+
     @Test func whatCannotBeAuditedIsNotServed() async throws {
         let (configuration, repository, fixture) = try await Self.isolatedGateway()
         let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
