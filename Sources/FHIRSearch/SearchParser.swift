@@ -18,7 +18,7 @@ public struct SearchParser: Sendable {
     }
 
     /// Result-control parameters the HTTP layer handles, never part of a search.
-    static let transportParameters: Set<String> = ["_format", "_pretty"]
+    public static let transportParameters: Set<String> = ["_format", "_pretty"]
 
     /// Most values (OR alternatives, summed over every parameter) one search may hold: each becomes
     /// bound SQL parameters, and SQLite refuses statements with too many.

@@ -8,6 +8,7 @@ final class AuditSubjects: Sendable {
         var resources: [String] = []
         var patients: [String] = []
         var entries: [Entry] = []
+        var query: String?
     }
 
     /// One entry of a transaction or batch, audited on its own.
@@ -42,6 +43,11 @@ final class AuditSubjects: Sendable {
     }
 
     func noteEntry(_ entry: Entry) { noted.withLock { $0.entries.append(entry) } }
+
+    /// The search as applied (URL and body criteria together), for the record's query entity.
+    func noteQuery(_ query: String) { noted.withLock { $0.query = query } }
+
+    var query: String? { noted.withLock { $0.query } }
 
     var entries: [Entry] { noted.withLock { $0.entries } }
     var resources: [String] { noted.withLock { $0.resources } }

@@ -85,7 +85,7 @@ struct GatewayResponder: HTTPResponder {
             }
             if let tenantID = tenant.hmsTenantID, Self.isAudited(record.interaction) {
                 let audit = AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
-                                                     subjects: subjects, query: request.uri.query, address: context.remoteAddress.flatMap(\.ipAddress))
+                                                     subjects: subjects, query: subjects.query ?? request.uri.query, address: context.remoteAddress.flatMap(\.ipAddress))
                 // Each transaction or batch entry is an interaction of its own; all records go in one commit.
                 var records = [audit]
                 for entry in subjects.entries {
@@ -183,12 +183,13 @@ struct GatewayResponder: HTTPResponder {
         case .search:
             let scoped = try ScopeAuthorization.scope(scope, policy: policy, access: .search, type: type, baseURL: tenant.baseURL)
             var searchParameters = parameters
-            if request.method == .post {
+            let posted = request.method == .post
+            if posted {
                 searchParameters += try await FormBody.parameters(request)
             }
             let controller = SearchController(services: services, tenant: tenant, scope: scoped, policy: policy, subjects: subjects)
             let (response, count) = try await controller.search(type: type, parameters: searchParameters,
-                                                                strict: Self.prefersStrict(request), contentType: contentType)
+                                                                strict: Self.prefersStrict(request), contentType: contentType, posted: posted)
             record.resultCount = count
             return response
         case .create, .update, .validate:

@@ -18,14 +18,28 @@ struct SearchController {
     /// Upper bound of resources one `_revinclude` adds to a page.
     static let revincludeLimit = 500
 
-    func search(type: String, parameters: [(String, String)], strict: Bool, contentType: String) async throws -> (Response, Int) {
+    /// `posted`: the criteria came in a POST body; they stay out of every link (the next page's
+    /// cursor carries them, sealed) and go into the audit record instead.
+    func search(type: String, parameters: [(String, String)], strict: Bool, contentType: String, posted: Bool = false) async throws -> (Response, Int) {
         let server = services.configuration.server
         let parser = SearchParser(defaultCount: server.defaultPageSize, maximumCount: server.maximumPageSize, strict: strict, baseURL: tenant.baseURL)
+        var parameters = parameters
+        var carried = posted
+        // A cursor alone continues a search whose criteria it carries.
+        if let cursor = parameters.last(where: { $0.0 == "_cursor" })?.1,
+           !parameters.contains(where: { $0.0 != "_cursor" && !SearchParser.transportParameters.contains($0.0) }),
+           let criteria = services.cursors.carriedParameters(cursor, tenant: tenant.configuration.slug, resourceType: type) {
+            parameters = criteria + [("_cursor", cursor)]
+            carried = true
+        }
         let request = try parser.parse(resourceType: type, parameters: parameters)
         let position = try request.cursor.map {
             try services.cursors.decode($0, tenant: tenant.configuration.slug, resourceType: type, parameters: request.appliedParameters)
         }
-        let selfURL = "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + (request.cursor.map { [("_cursor", $0)] } ?? []))
+        subjects.noteQuery(QueryString.format(parameters.filter { $0.0 != "_cursor" }))
+        let selfURL = carried
+            ? "\(tenant.baseURL)/\(type)" + (request.cursor.map { "?" + QueryString.format([("_cursor", $0)]) } ?? "/_search")
+            : "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + (request.cursor.map { [("_cursor", $0)] } ?? []))
 
         var bundle = BundleWriter(selfURL: selfURL)
         if request.summaryCount {
@@ -41,8 +55,9 @@ struct SearchController {
         case nil: if position == nil && next == nil { bundle.total = matches.count }
         }
         if let next {
-            let cursor = services.cursors.encode(tenant: tenant.configuration.slug, resourceType: type, parameters: request.appliedParameters, position: next)
-            bundle.nextURL = "\(tenant.baseURL)/\(type)?" + QueryString.format(request.appliedParameters + [("_cursor", cursor)])
+            let cursor = services.cursors.encode(tenant: tenant.configuration.slug, resourceType: type, parameters: request.appliedParameters,
+                                                 position: next, carry: carried)
+            bundle.nextURL = "\(tenant.baseURL)/\(type)?" + QueryString.format((carried ? [] : request.appliedParameters) + [("_cursor", cursor)])
         }
         for resource in matches {
             subjects.note(resource)

@@ -31,6 +31,9 @@ import Testing
         try await fixture.withClient { client in
             expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: token, headers: ["X-Request-Id": requestID + "-read"]), 200)
             expectStatus(try await client.get("/initech/r4/Encounter?patient=\(patient)", token: token, headers: ["X-Request-Id": requestID + "-search"]), 200)
+            expectStatus(try await client.send("/initech/r4/Patient/_search", method: .post, token: token,
+                                               headers: ["X-Request-Id": requestID + "-posted", "Content-Type": "application/x-www-form-urlencoded"],
+                                               body: "gender=female&birthdate=ge1950"), 200)
             expectStatus(try await client.get("/initech/r4/Patient/\(patient)", headers: ["X-Request-Id": requestID + "-401"]), 401)
             expectStatus(try await client.get("/initech/r4/Patient/\(patient)", token: fixture.token("initech", scope: "system/Encounter.rs"),
                                               headers: ["X-Request-Id": requestID + "-403"]), 403)
@@ -54,6 +57,10 @@ import Testing
         #expect(search["action"] as? String == "E")
         let query = ((search["entity"] as? [[String: Any]]) ?? []).compactMap { $0["query"] as? String }.first
         #expect(query.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == "patient=\(patient)")
+        let posted = try #require(event("-posted"))
+        let postedQuery = ((posted["entity"] as? [[String: Any]]) ?? []).compactMap { $0["query"] as? String }.first
+        #expect(postedQuery.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == "gender=female&birthdate=ge1950",
+                "a POSTed search's body criteria are in the record")
         #expect(event("-401")?["outcome"] as? String == "4")
         #expect(event("-403")?["outcome"] as? String == "4")
         #expect(event("-metadata") == nil, "the public CapabilityStatement is not PHI")

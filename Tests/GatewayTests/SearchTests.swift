@@ -227,6 +227,26 @@ import Testing
                                              headers: ["Content-Type": "application/x-www-form-urlencoded"], body: "family=smith&_count=50")
             expectStatus(post, 200)
             #expect(post.matchIDs == get.matchIDs)
+            // Body criteria stay out of every link; the next page's sealed cursor carries them.
+            let paged = try await client.send("/acme/r4/Patient/_search", method: .post, token: token,
+                                              headers: ["Content-Type": "application/x-www-form-urlencoded"], body: "gender=female&_count=3")
+            let everyFemale = try await client.get("/acme/r4/Patient?gender=female&_count=50", token: token)
+            #expect(paged.link("self") == "https://fhir.test/acme/r4/Patient/_search")
+            var walked = paged.matchIDs
+            var next = paged.link("next")
+            var pages = 0
+            while let url = next, pages < 30 {
+                #expect(!url.contains("gender") && !url.contains("female"), "no criteria in \(url)")
+                let page = try await client.get(relative(url), token: token)
+                expectStatus(page, 200)
+                #expect(page.link("self")?.contains("female") == false)
+                walked += page.matchIDs
+                next = page.link("next")
+                pages += 1
+            }
+            #expect(walked == everyFemale.matchIDs, "the carried criteria select the same patients, in order")
+            let foreign = try #require(paged.link("next"))
+            expectStatus(try await client.get(relative(foreign).replacingOccurrences(of: "/acme/", with: "/globex/"), token: fixture.token("globex")), 400)
             let elements = try await client.get("/acme/r4/Patient?_elements=gender&_count=2", token: token)
             for resource in elements.resources {
                 #expect(Set(resource.keys) == ["resourceType", "id", "meta", "gender"])
