@@ -9,6 +9,7 @@ final class AuditSubjects: Sendable {
         var patients: [String] = []
         var entries: [Entry] = []
         var query: String?
+        var requestAudited = false
     }
 
     /// One entry of a transaction or batch, audited on its own.
@@ -16,6 +17,8 @@ final class AuditSubjects: Sendable {
         let interaction: String
         let status: Int
         let resource: JSON?
+        /// Already recorded in the write's own transaction.
+        var audited = false
     }
 
     private let noted = Mutex(Noted())
@@ -48,6 +51,11 @@ final class AuditSubjects: Sendable {
     func noteQuery(_ query: String) { noted.withLock { $0.query = query } }
 
     var query: String? { noted.withLock { $0.query } }
+
+    /// The request's own record was committed with its write; the responder adds none.
+    func markRequestAudited() { noted.withLock { $0.requestAudited = true } }
+
+    var requestAudited: Bool { noted.withLock { $0.requestAudited } }
 
     var entries: [Entry] { noted.withLock { $0.entries } }
     var resources: [String] { noted.withLock { $0.resources } }

@@ -15,6 +15,8 @@ struct BundleController {
     let scope: TenantScope
     let policy: ScopePolicy
     var subjects = AuditSubjects()
+    /// Commits each write's audit record with the write (and a transaction's own record with it).
+    var auditor: WriteAuditor?
 
     /// Most entries accepted in one Bundle.
     static let maximumEntries = 500
@@ -79,7 +81,7 @@ struct BundleController {
         return intent
     }
 
-    var pipeline: WritePipeline { WritePipeline(services: services, tenant: tenant, scope: scope) }
+    var pipeline: WritePipeline { WritePipeline(services: services, tenant: tenant, scope: scope, auditor: auditor) }
 
     /// Replaces `reference` values that name a Bundle entry's fullUrl with that entry's new `Type/id`.
     static func rewrite(_ value: JSON, _ map: [String: String]) -> JSON {
@@ -139,12 +141,20 @@ struct BundleController {
                     outcomes[index] = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now)
                 } catch { throw Self.named(error, index: index) }
             }
-            return plan.indices.compactMap { outcomes[$0] }
+            let ordered = plan.indices.compactMap { outcomes[$0] }
+            // The transaction's own record commits with its entries' writes and records.
+            if let auditor = pipeline.auditor {
+                let written = ordered.filter { !$0.matchedExisting }.map(\.resource)
+                try await transaction.appendAudit([auditor.record(interaction: "transaction", status: 200, resources: written)])
+            }
+            return ordered
         }
+        if auditor != nil { subjects.markRequestAudited() }
         var responses: [JSON] = []
         for (item, outcome) in zip(plan, outcomes) {
             if !outcome.matchedExisting { subjects.note(outcome.resource) }
-            subjects.noteEntry(.init(interaction: item.isUpdate ? "update" : "create", status: outcome.status, resource: outcome.resource))
+            subjects.noteEntry(.init(interaction: item.isUpdate ? "update" : "create", status: outcome.status, resource: outcome.resource,
+                                     audited: auditor != nil && !outcome.matchedExisting))
             responses.append(Self.entryResponse(outcome, baseURL: tenant.baseURL))
         }
         return (FHIRResponse.json(Self.responseBundle("transaction-response", responses), contentType: contentType), responses.count)
@@ -159,7 +169,8 @@ struct BundleController {
             do {
                 let outcome = try await pipeline.write(try intent(entry, index: index))
                 if !outcome.matchedExisting { subjects.note(outcome.resource) }
-                subjects.noteEntry(.init(interaction: interaction, status: outcome.status, resource: outcome.resource))
+                subjects.noteEntry(.init(interaction: interaction, status: outcome.status, resource: outcome.resource,
+                                         audited: auditor != nil && !outcome.matchedExisting))
                 responses.append(Self.entryResponse(outcome, baseURL: tenant.baseURL))
             } catch {
                 let failure = FHIRError.classify(error, logger: services.logger)

@@ -2,6 +2,7 @@ import FHIRModels
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 
@@ -78,17 +79,22 @@ struct GatewayResponder: HTTPResponder {
             let subjects = AuditSubjects(baseURL: tenant.baseURL)
             var response: Response
             do {
-                response = try await tenantResponse(request, tenant: tenant, rest: rest, subjects: subjects, record: &record)
+                response = try await tenantResponse(request, tenant: tenant, rest: rest, subjects: subjects, address: context.remoteAddress.flatMap(\.ipAddress),
+                                                    record: &record)
             } catch {
                 // Every answer on a data route is audited, failures included.
                 response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: record.requestID))
             }
             if let tenantID = tenant.hmsTenantID, Self.isAudited(record.interaction) {
-                let audit = AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
-                                                     subjects: subjects, query: subjects.query ?? request.uri.query, address: context.remoteAddress.flatMap(\.ipAddress))
+                // Writes that stored something committed their records with the data; everything else is recorded here.
+                var records: [HMSRepository.AuditRecord] = []
+                if !subjects.requestAudited {
+                    records.append(AuditEventBuilder.record(tenantID: tenantID, record: record, status: Int(response.status.code), scope: record.scope,
+                                                            subjects: subjects, query: subjects.query ?? request.uri.query,
+                                                            address: context.remoteAddress.flatMap(\.ipAddress)))
+                }
                 // Each transaction or batch entry is an interaction of its own; all records go in one commit.
-                var records = [audit]
-                for entry in subjects.entries {
+                for entry in subjects.entries where !entry.audited {
                     let entrySubjects = AuditSubjects(baseURL: tenant.baseURL)
                     if let resource = entry.resource { entrySubjects.note(resource) }
                     var entryRecord = record
@@ -119,17 +125,17 @@ struct GatewayResponder: HTTPResponder {
         !["capabilities", "smart-configuration", "cors-preflight"].contains(interaction ?? "")
     }
 
-    private func tenantResponse(_ request: Request, tenant: ResolvedTenant, rest: [String], subjects: AuditSubjects,
+    private func tenantResponse(_ request: Request, tenant: ResolvedTenant, rest: [String], subjects: AuditSubjects, address: String?,
                                 record: inout RequestRecord) async throws -> Response {
         guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
         record.interaction = interaction.name
         record.resourceType = interaction.resourceType
-        return try await handle(interaction, request: request, tenant: tenant, subjects: subjects, record: &record)
+        return try await handle(interaction, request: request, tenant: tenant, subjects: subjects, address: address, record: &record)
     }
 
-    private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, subjects: AuditSubjects,
+    private func handle(_ interaction: FHIRInteraction, request: Request, tenant: ResolvedTenant, subjects: AuditSubjects, address: String?,
                         record: inout RequestRecord) async throws -> Response {
         let parameters = try QueryString.parse(request.uri.query)
         let format = parameters.last { $0.0 == "_format" }?.1
@@ -159,8 +165,10 @@ struct GatewayResponder: HTTPResponder {
         }
         record.scope = scope
         try await requireUser(for: scope)
+        let auditor = WriteAuditor(tenantID: scope.tenantID, request: record, scope: scope, address: address, baseURL: tenant.baseURL)
         if interaction == .bundle {
-            let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope), subjects: subjects)
+            let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope), subjects: subjects,
+                                              auditor: auditor)
             let (response, count) = try await controller.handle(request: request, contentType: contentType)
             record.resultCount = count
             return response
@@ -197,7 +205,7 @@ struct GatewayResponder: HTTPResponder {
                 throw FHIRError(status: 405, code: .notSupported, "the '\(interaction.name)' interaction is not supported for \(type): HMS records are read-only")
             }
             // The write pipeline checks the grant itself, against the entry's own access.
-            let controller = WriteController(services: services, tenant: tenant, scope: scope, subjects: subjects)
+            let controller = WriteController(services: services, tenant: tenant, scope: scope, subjects: subjects, auditor: auditor)
             switch interaction {
             case .update(_, let id): return try await controller.update(type: type, id: id, request: request, contentType: contentType)
             case .validate: return try await controller.validateOnly(type: type, request: request, contentType: contentType)

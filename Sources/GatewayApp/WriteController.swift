@@ -12,6 +12,8 @@ struct WriteController {
     let tenant: ResolvedTenant
     let scope: TenantScope
     var subjects = AuditSubjects()
+    /// Commits each write's audit record with the write.
+    var auditor: WriteAuditor?
 
     enum Return: String { case minimal, representation, operationOutcome = "OperationOutcome" }
 
@@ -60,8 +62,9 @@ struct WriteController {
     }
 
     private func respond(to intent: WritePipeline.Intent, request: Request, contentType: String) async throws -> Response {
-        let outcome = try await WritePipeline(services: services, tenant: tenant, scope: scope).write(intent)
+        let outcome = try await WritePipeline(services: services, tenant: tenant, scope: scope, auditor: auditor).write(intent)
         subjects.note(outcome.resource)
+        if !outcome.matchedExisting, auditor != nil { subjects.markRequestAudited() }
         let version = Int(outcome.versionID) ?? 1
         var headers = headers(type: outcome.type, id: outcome.id, versionID: version, lastUpdated: outcome.lastUpdated)
         if outcome.status != 201 { headers[0] = ("Content-Location", headers[0].1) }

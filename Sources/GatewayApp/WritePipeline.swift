@@ -16,12 +16,15 @@ struct WritePipeline {
     /// The request's scope, before any grant narrowed it.
     let scope: TenantScope
     let policy: ScopePolicy
+    /// Records each write in its own transaction; nil only where nothing is written ($validate).
+    let auditor: WriteAuditor?
 
-    init(services: GatewayServices, tenant: ResolvedTenant, scope: TenantScope) {
+    init(services: GatewayServices, tenant: ResolvedTenant, scope: TenantScope, auditor: WriteAuditor? = nil) {
         self.services = services
         self.tenant = tenant
         self.scope = scope
         self.policy = ScopePolicy(scope: scope.scope)
+        self.auditor = auditor
     }
 
     /// What one door asks for, before any check.
@@ -60,7 +63,8 @@ struct WritePipeline {
         }
     }
 
-    /// What a write did.
+    /// What a write did. A write that stored something (not a conditional match) has its audit
+    /// record in the same commit.
     struct Outcome: Sendable {
         /// 201 created, 200 updated or matched by a conditional create.
         var status: Int
@@ -196,7 +200,11 @@ struct WritePipeline {
         guard try await writer.current(item.type, id: item.id) != nil else {
             throw FHIRError.forbidden("the token's grant does not cover the resource as written (patient compartment or scope filter)")
         }
-        return Outcome(status: item.isUpdate ? 200 : 201, type: item.type, id: item.id, versionID: String(versionID), lastUpdated: lastUpdated,
+        let status = item.isUpdate ? 200 : 201
+        if let auditor {
+            try await transaction.appendAudit([auditor.record(interaction: item.isUpdate ? "update" : "create", status: status, resources: [stored])])
+        }
+        return Outcome(status: status, type: item.type, id: item.id, versionID: String(versionID), lastUpdated: lastUpdated,
                        resource: stored, matchedExisting: false)
     }
 

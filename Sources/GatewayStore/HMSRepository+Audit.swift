@@ -73,38 +73,44 @@ extension HMSRepository {
         try await backend.withWriteTransaction(tenantID: first, lockKeys: []) { transaction in
             for (tenantID, records) in batches where !records.isEmpty {
                 try await transaction.setTenant(tenantID)
-                try await transaction.lock("audit|\(tenantID)")
-                let last = try await transaction.query(
-                    SQLStatement("SELECT sequence, hash FROM audit_events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1", [.uuid(tenantID)]),
-                    columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
-                var sequence = last?.integer("sequence") ?? 0
-                var previous = last?.string("hash") ?? Self.genesisHash
-                // Chunks keep every statement under both stores' bind-parameter limits (12 binds a record).
-                var start = 0
-                while start < records.count {
-                    let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
-                    var insert = SQLStatement("""
-                        INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme) VALUES
-                        """)
-                    for (index, record) in chunk.enumerated() {
-                        sequence += 1
-                        let body = record.event.serializedString
-                        let patients = record.patients.joined(separator: ",")
-                        // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
-                        let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
-                        let hash = Self.chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: record.id, recorded: record.recorded,
-                                                  action: record.action, subtype: record.subtype, outcome: record.outcome, agent: agent,
-                                                  patients: patients, body: body)
-                        insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                        insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                         .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
-                                         .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
-                        previous = hash
-                    }
-                    try await transaction.execute(insert)
-                    start += chunk.count
-                }
+                try await Self.appendChain(tenantID: tenantID, records: records, transaction: transaction)
             }
+        }
+    }
+
+    /// Chains `records` onto the tenant's trail inside `transaction`, under the tenant's chain lock.
+    static func appendChain(tenantID: String, records: [AuditRecord], transaction: any DatabaseTransaction) async throws {
+        guard !records.isEmpty else { return }
+        try await transaction.lock("audit|\(tenantID)")
+        let last = try await transaction.query(
+            SQLStatement("SELECT sequence, hash FROM audit_events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1", [.uuid(tenantID)]),
+            columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
+        var sequence = last?.integer("sequence") ?? 0
+        var previous = last?.string("hash") ?? Self.genesisHash
+        // Chunks keep every statement under both stores' bind-parameter limits.
+        var start = 0
+        while start < records.count {
+            let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
+            var insert = SQLStatement("""
+                INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme) VALUES
+                """)
+            for (index, record) in chunk.enumerated() {
+                sequence += 1
+                let body = record.event.serializedString
+                let patients = record.patients.joined(separator: ",")
+                // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
+                let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
+                let hash = Self.chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: record.id, recorded: record.recorded,
+                                          action: record.action, subtype: record.subtype, outcome: record.outcome, agent: agent,
+                                          patients: patients, body: body)
+                insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
+                                 .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
+                                 .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
+                previous = hash
+            }
+            try await transaction.execute(insert)
+            start += chunk.count
         }
     }
 

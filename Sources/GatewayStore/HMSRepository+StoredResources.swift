@@ -74,6 +74,12 @@ extension HMSRepository {
             try await current(resourceType, id: id)?.integer("version_id").map(Int.init)
         }
 
+        /// Chains audit records of this transaction's tenant in the same commit as its writes.
+        public func appendAudit(_ records: [AuditRecord]) async throws {
+            guard records.allSatisfy({ $0.tenantID == scope.tenantID }) else { throw ScopeMismatch() }
+            try await HMSRepository.appendChain(tenantID: scope.tenantID, records: records, transaction: transaction)
+        }
+
         public func insert(_ version: StoredVersion) async throws {
             try await HMSRepository.writeCurrent(version, replacing: false, transaction: transaction, scope: scope)
         }

@@ -226,6 +226,31 @@ import Testing
         #expect(throws: AuditAnchor.Invalid.self) { try AuditAnchor.verified(edited, publicKey: key.publicKey) }
     }
 
+    @Test func aWriteAndItsRecordCommitTogether() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        let patient = GatewayFixture.patientID("acme", 2)
+        let token = fixture.token("acme", scope: LabWriteTests.writer)
+        let tenantID = HMSSeeder.tenantID(slug: "acme")
+        try await application.test(.router) { client in
+            let created = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient), token: token)
+            expectStatus(created, 201)
+            let id = try #require(created.json["id"] as? String)
+            let records = try await repository.auditEvents(tenantID: tenantID, after: 0, limit: 100)
+            let creates = records.filter { $0.string("subtype") == "create" }
+            #expect(creates.count == 1 && creates.first?.string("body")?.contains("Observation/\(id)") == true, "exactly one record, naming the result")
+
+            try await Self.execute(repository, "ALTER TABLE audit_events RENAME TO audit_events_offline")
+            let refused = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient, code: "789-8"), token: token)
+            #expect(refused.status >= 500)
+            #expect(!refused.body.contains("789-8"))
+            try await Self.execute(repository, "ALTER TABLE audit_events_offline RENAME TO audit_events")
+            let stored = try await client.get("/acme/r4/Observation?patient=\(patient)&code=789-8", token: token)
+            #expect(stored.matchIDs.isEmpty, "a write whose record could not be written was not stored either")
+            #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
+        }
+    }
+
     @Test func whatCannotBeAuditedIsNotServed() async throws {
         let (configuration, repository, fixture) = try await Self.isolatedGateway()
         let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
