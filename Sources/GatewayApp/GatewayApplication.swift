@@ -64,8 +64,17 @@ public enum GatewayApplication {
                                        logger: logger)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
+        // DESIGN.md section 3, outermost first; each layer in its own file under Pipeline/.
+        let pipeline = MiddlewareChain([
+            RequestLogMiddleware(services: services),
+            PathGuardMiddleware(services: services),
+            TenantMiddleware(services: services),
+            AuditMiddleware(services: services),
+            ContentNegotiationMiddleware(),
+            AuthenticationMiddleware(services: services),
+        ], around: InteractionDispatcher(services: services))
         var application = Application(
-            responder: GatewayResponder(services: services),
+            responder: pipeline,
             server: .http1(configuration: .init(
                 additionalChannelHandlers: [ConnectionGuard(registry: connections, requestReadTimeout: readTimeout)],
                 idleTimeout: readTimeout)),

@@ -1,0 +1,43 @@
+import FHIRModels
+import GatewayAuth
+import Hummingbird
+
+/// A suspended tenant is refused; the bearer token is verified with the tenant's own keys and
+/// becomes the ``TenantScope`` the inner layers work with (tenant claim 403, anything else about
+/// the token 401); `user/` grants need a `fhirUser` naming a Practitioner of the tenant.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let services: GatewayServices
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let tenant = context.tenant else { throw FHIRError.notFound("no FHIR endpoint at this path") }
+        guard tenant.configuration.status == .active else {
+            context.state.update { $0.authFailure = AuthFailure.tenantSuspended.reason }
+            throw AuthFailure.tenantSuspended.fhirError
+        }
+        let scope: TenantScope
+        do {
+            guard let hmsTenantID = tenant.hmsTenantID else { throw FHIRError.serviceUnavailable }
+            scope = try await services.verifier.authorize(authorization: request.headers[.authorization], tenant: tenant.configuration,
+                                                         tenantID: hmsTenantID)
+        } catch let failure as AuthFailure {
+            context.state.update { $0.authFailure = failure.reason }
+            throw failure.fhirError
+        }
+        context.state.update { $0.scope = scope }
+        try await requireUser(for: scope)
+        var context = context
+        context.scope = scope
+        return try await next(request, context)
+    }
+
+    /// `user/` grants act for the `fhirUser`, who must be a Practitioner of this tenant.
+    private func requireUser(for scope: TenantScope) async throws {
+        guard ScopePolicy(scope: scope.scope).grants.contains(where: { $0.context == .user }) else { return }
+        let prefix = "Practitioner/"
+        guard let fhirUser = scope.fhirUser, fhirUser.hasPrefix(prefix),
+              try await services.repository.read("Practitioner", id: String(fhirUser.dropFirst(prefix.count)), scope: scope) != nil else {
+            throw FHIRError.forbidden("user-level scopes need a fhirUser claim naming a Practitioner of this tenant")
+        }
+    }
+}
