@@ -18,8 +18,8 @@ struct HMSQueryBuilder {
     private var selectList: String { table.columns.map { "t.\($0.name)" }.joined(separator: ", ") }
 
     private func base(select: String) -> SQLStatement {
-        var statement = SQLStatement("SELECT \(select) FROM \(table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
-        for filter in table.fixedFilters { statement.append(" AND t.\(filter.column.name) = ?", .of(filter.column.kind, filter.value)) }
+        var statement = SQLStatement("SELECT \(unsafeRaw: select) FROM \(unsafeRaw: table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
+        for filter in table.fixedFilters { statement.append(" AND t.\(unsafeRaw: filter.column.name) = ?", .of(filter.column.kind, filter.value)) }
         statement.append(restrictionConditions())
         return statement
     }
@@ -32,7 +32,7 @@ struct HMSQueryBuilder {
                 return SQLStatement(" AND 1 = 0")
             }
             let column = table.resourceType == "Patient" ? table.idColumn.name : "patient_id"
-            statement.append(" AND t.\(column) = ?", .uuid(uuid))
+            statement.append(" AND t.\(unsafeRaw: column) = ?", .uuid(uuid))
         }
         for clause in scope.restriction.clauses[table.resourceType] ?? [] {
             statement.append(" AND ")
@@ -45,7 +45,7 @@ struct HMSQueryBuilder {
     func read(id: String) -> SQLStatement? {
         guard let identity = table.identityPredicate(fhirID: id) else { return nil }
         var statement = base(select: selectList)
-        for (column, value) in identity { statement.append(" AND t.\(column.name) = ?", .of(column.kind, value)) }
+        for (column, value) in identity { statement.append(" AND t.\(unsafeRaw: column.name) = ?", .of(column.kind, value)) }
         return statement
     }
 
@@ -53,12 +53,12 @@ struct HMSQueryBuilder {
     /// `fixed` adds equalities such as the encounter kind.
     func rows(where column: HMSColumn, in values: [String], fixed: [(HMSColumn, String)] = [], limit: Int) -> SQLStatement {
         var statement = base(select: selectList)
-        for (fixedColumn, value) in fixed { statement.append(" AND t.\(fixedColumn.name) = ?", .of(fixedColumn.kind, value)) }
-        statement.append(" AND t.\(column.name) IN (")
+        for (fixedColumn, value) in fixed { statement.append(" AND t.\(unsafeRaw: fixedColumn.name) = ?", .of(fixedColumn.kind, value)) }
+        statement.append(" AND t.\(unsafeRaw: column.name) IN (")
         for (index, value) in values.enumerated() {
             statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
         }
-        statement.append(") ORDER BY " + table.keyColumns.map { "t.\($0.name)" }.joined(separator: ", ") + " LIMIT \(max(1, limit))")
+        statement.append(") ORDER BY \(unsafeRaw: table.keyColumns.map { "t.\($0.name)" }.joined(separator: ", ")) LIMIT \(max(1, limit))")
         return statement
     }
 
@@ -70,7 +70,7 @@ struct HMSQueryBuilder {
         if let position {
             statement.append(keyset(order: order, position: position))
         }
-        statement.append(" ORDER BY " + order.map { "\($0.sql) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", "))
+        statement.append(" ORDER BY \(unsafeRaw: order.map { "\($0.sql) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", "))")
         statement.append(" LIMIT \(max(1, limit))")
         return statement
     }
@@ -141,9 +141,9 @@ struct HMSQueryBuilder {
         for level in 0..<order.count {
             statement.append(level == 0 ? "(" : " OR (")
             for previous in 0..<level {
-                statement.append("\(order[previous].sql) = ? AND ", bind(order[previous].kind, values[previous]))
+                statement.append("\(unsafeRaw: order[previous].sql) = ? AND ", bind(order[previous].kind, values[previous]))
             }
-            statement.append("\(order[level].sql) \(order[level].descending ? "<" : ">") ?)", bind(order[level].kind, values[level]))
+            statement.append("\(unsafeRaw: order[level].sql) \(unsafeRaw: order[level].descending ? "<" : ">") ?)", bind(order[level].kind, values[level]))
         }
         statement.append(")")
         return statement
@@ -174,7 +174,7 @@ struct HMSQueryBuilder {
                       let identity = table.identityPredicate(fhirID: id) else { return Self.never }
                 var statement = SQLStatement("(")
                 for (index, pair) in identity.enumerated() {
-                    statement.append(index == 0 ? "t.\(pair.0.name) = ?" : " AND t.\(pair.0.name) = ?", .of(pair.0.kind, pair.1))
+                    statement.append(index == 0 ? "t.\(unsafeRaw: pair.0.name) = ?" : " AND t.\(unsafeRaw: pair.0.name) = ?", .of(pair.0.kind, pair.1))
                 }
                 statement.append(")")
                 return statement
@@ -195,8 +195,8 @@ struct HMSQueryBuilder {
         guard clause.modifier == "not" else { return matches }
         // `:not` also matches resources that have no value for the parameter.
         var negated = SQLStatement("(")
-        if case .token(let tokenColumn, _, _) = column { negated.append("t.\(tokenColumn.name) IS NULL OR ") }
-        if case .booleanToken(let tokenColumn) = column { negated.append("t.\(tokenColumn.name) IS NULL OR ") }
+        if case .token(let tokenColumn, _, _) = column { negated.append("t.\(unsafeRaw: tokenColumn.name) IS NULL OR ") }
+        if case .booleanToken(let tokenColumn) = column { negated.append("t.\(unsafeRaw: tokenColumn.name) IS NULL OR ") }
         negated.append("NOT ")
         negated.append(matches)
         negated.append(")")
@@ -231,7 +231,7 @@ struct HMSQueryBuilder {
             return statement
         }
         let test = columns.map { "t.\($0.name) IS NULL" }.joined(separator: " AND ")
-        return SQLStatement(missing ? "(\(test))" : "NOT (\(test))")
+        return SQLStatement(missing ? "(\(unsafeRaw: test))" : "NOT (\(unsafeRaw: test))")
     }
 
     private func value(_ column: HMSResourceTable.SearchColumn, _ value: SearchValue, modifier: String?) -> SQLStatement {
@@ -242,7 +242,7 @@ struct HMSQueryBuilder {
             return tokenCondition(column, system: system, codes: codes, token)
         case (.booleanToken(let column), .token(let token)):
             guard token.system == nil || token.system == "", let code = token.code, code == "true" || code == "false" else { return Self.never }
-            return SQLStatement("t.\(column.name) = ?", [.bool(code == "true")])
+            return SQLStatement("t.\(unsafeRaw: column.name) = ?", [.bool(code == "true")])
         case (.constantToken(let system, let code), .token(let token)):
             let systemMatches = token.system == nil || token.system == system
             return systemMatches && (token.code == nil || token.code == code) ? Self.always : Self.never
@@ -250,7 +250,7 @@ struct HMSQueryBuilder {
             return dateCondition(start: start, end: end, date)
         case (.reference(let target, let column), .reference(let reference)):
             guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
-            return SQLStatement("t.\(column.name) = ?", [.of(column.kind, uuid)])
+            return SQLStatement("t.\(unsafeRaw: column.name) = ?", [.of(column.kind, uuid)])
         case (.indexedToken(let parameter), .token(let token)):
             var extra = SQLStatement()
             if let system = token.system { extra.append(" AND k.system = ?", .text(system)) }
@@ -261,13 +261,13 @@ struct HMSQueryBuilder {
             return indexedExists(parameter: parameter, extra: SQLStatement(" AND k.code = ?", [.text("\(target)/\(uuid)")]))
         case (.listedReference(let target, let column), .reference(let reference)):
             guard reference.type == nil || reference.type == target, let uuid = HMSIdentifier.normalizedUUID(reference.id) else { return Self.never }
-            return SQLStatement("(',' || t.\(column.name) || ',') LIKE ?", [.text("%," + uuid + ",%")])
+            return SQLStatement("(',' || t.\(unsafeRaw: column.name) || ',') LIKE ?", [.text("%," + uuid + ",%")])
         case (.quantity(let valueColumn, let systemColumn, let codeColumn), .quantity(let quantity)):
             return quantityCondition(valueColumn, systemColumn, codeColumn, quantity)
         case (.encounterReference(let appointment, let admission), .reference(let reference)):
             guard reference.type == nil || reference.type == "Encounter", let (kind, uuid) = EncounterID.parse(reference.id) else { return Self.never }
             let column = kind == "apt" ? appointment : admission
-            return SQLStatement("t.\(column.name) = ?", [.of(column.kind, uuid)])
+            return SQLStatement("t.\(unsafeRaw: column.name) = ?", [.of(column.kind, uuid)])
         default:
             return Self.never
         }
@@ -287,16 +287,16 @@ struct HMSQueryBuilder {
         let v = "t.\(valueColumn.name)"
         var statement: SQLStatement
         switch quantity.prefix {
-        case .eq, .ap: statement = SQLStatement("(\(v) >= ? AND \(v) < ?)", [.decimal(low), .decimal(high)])
-        case .ne: statement = SQLStatement("(\(v) < ? OR \(v) >= ?)", [.decimal(low), .decimal(high)])
-        case .gt, .sa: statement = SQLStatement("\(v) > ?", [.decimal(quantity.number)])
-        case .lt, .eb: statement = SQLStatement("\(v) < ?", [.decimal(quantity.number)])
-        case .ge: statement = SQLStatement("\(v) >= ?", [.decimal(quantity.number)])
-        case .le: statement = SQLStatement("\(v) <= ?", [.decimal(quantity.number)])
+        case .eq, .ap: statement = SQLStatement("(\(unsafeRaw: v) >= ? AND \(unsafeRaw: v) < ?)", [.decimal(low), .decimal(high)])
+        case .ne: statement = SQLStatement("(\(unsafeRaw: v) < ? OR \(unsafeRaw: v) >= ?)", [.decimal(low), .decimal(high)])
+        case .gt, .sa: statement = SQLStatement("\(unsafeRaw: v) > ?", [.decimal(quantity.number)])
+        case .lt, .eb: statement = SQLStatement("\(unsafeRaw: v) < ?", [.decimal(quantity.number)])
+        case .ge: statement = SQLStatement("\(unsafeRaw: v) >= ?", [.decimal(quantity.number)])
+        case .le: statement = SQLStatement("\(unsafeRaw: v) <= ?", [.decimal(quantity.number)])
         }
-        if let system = quantity.system { statement.append(" AND t.\(systemColumn.name) = ?", .text(system)) }
-        if let code = quantity.code { statement.append(" AND t.\(codeColumn.name) = ?", .text(code)) }
-        return SQLStatement("(" + statement.sql + ")", statement.binds)
+        if let system = quantity.system { statement.append(" AND t.\(unsafeRaw: systemColumn.name) = ?", .text(system)) }
+        if let code = quantity.code { statement.append(" AND t.\(unsafeRaw: codeColumn.name) = ?", .text(code)) }
+        return SQLStatement("(\(statement))")
     }
 
     /// Half a unit of the last written digit either side: `5.4` gives 5.35 and 5.45.
@@ -314,11 +314,11 @@ struct HMSQueryBuilder {
             if index > 0 { statement.append(" OR ") }
             switch modifier {
             case "exact":
-                statement.append("t.\(column.name) = ?", .text(text))
+                statement.append("t.\(unsafeRaw: column.name) = ?", .text(text))
             case "contains":
-                statement.append("gw_fold(t.\(column.name)) LIKE ? ESCAPE '\\'", .text("%" + Self.likeEscaped(TextFolding.fold(text)) + "%"))
+                statement.append("gw_fold(t.\(unsafeRaw: column.name)) LIKE ? ESCAPE '\\'", .text("%" + Self.likeEscaped(TextFolding.fold(text)) + "%"))
             default:
-                statement.append("gw_fold(t.\(column.name)) LIKE ? ESCAPE '\\'", .text(Self.likeEscaped(TextFolding.fold(text)) + "%"))
+                statement.append("gw_fold(t.\(unsafeRaw: column.name)) LIKE ? ESCAPE '\\'", .text(Self.likeEscaped(TextFolding.fold(text)) + "%"))
             }
         }
         statement.append(")")
@@ -339,10 +339,10 @@ struct HMSQueryBuilder {
             let expected = system?.value(tenant: scope.slug) ?? ""
             guard requested == expected else { return Self.never }
         }
-        guard let code = token.code else { return SQLStatement("t.\(column.name) IS NOT NULL") }
+        guard let code = token.code else { return SQLStatement("t.\(unsafeRaw: column.name) IS NOT NULL") }
         if let codes, code == "unknown", codes["unknown"] == nil {
             // HMS codes without a FHIR equivalent are emitted as `unknown`.
-            var statement = SQLStatement("(t.\(column.name) IS NULL OR t.\(column.name) NOT IN (")
+            var statement = SQLStatement("(t.\(unsafeRaw: column.name) IS NULL OR t.\(unsafeRaw: column.name) NOT IN (")
             for (index, value) in codes.values.flatMap({ $0 }).sorted().enumerated() {
                 statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
             }
@@ -351,7 +351,7 @@ struct HMSQueryBuilder {
         }
         let stored: [String] = codes.map { $0[code] ?? [] } ?? [code]
         guard !stored.isEmpty else { return Self.never }
-        var statement = SQLStatement("t.\(column.name) IN (")
+        var statement = SQLStatement("t.\(unsafeRaw: column.name) IN (")
         for (index, value) in stored.enumerated() {
             statement.append(index == 0 ? "?" : ", ?", .of(column.kind, value))
         }
@@ -386,26 +386,26 @@ struct HMSQueryBuilder {
         let hi = text(upper, start.kind, roundUp: true)
         // A missing end means the period is ongoing (open to the future).
         let endAtLeast: (SQLBind) -> SQLStatement = { bound in
-            guard let e else { return SQLStatement("\(s) >= ?", [bound]) }
-            return SQLStatement("(\(e) IS NULL OR \(e) >= ?)", [bound])
+            guard let e else { return SQLStatement("\(unsafeRaw: s) >= ?", [bound]) }
+            return SQLStatement("(\(unsafeRaw: e) IS NULL OR \(unsafeRaw: e) >= ?)", [bound])
         }
         switch date.prefix {
         case .eq:
-            guard let e else { return SQLStatement("(\(s) >= ? AND \(s) < ?)", [lo, hi]) }
-            return SQLStatement("(\(s) >= ? AND \(e) IS NOT NULL AND \(e) < ?)", [lo, hi])
+            guard let e else { return SQLStatement("(\(unsafeRaw: s) >= ? AND \(unsafeRaw: s) < ?)", [lo, hi]) }
+            return SQLStatement("(\(unsafeRaw: s) >= ? AND \(unsafeRaw: e) IS NOT NULL AND \(unsafeRaw: e) < ?)", [lo, hi])
         case .ne:
-            guard let e else { return SQLStatement("(\(s) < ? OR \(s) >= ?)", [lo, hi]) }
-            return SQLStatement("(\(s) < ? OR \(e) IS NULL OR \(e) >= ?)", [lo, hi])
-        case .lt: return SQLStatement("\(s) < ?", [lo])
-        case .le: return SQLStatement("\(s) < ?", [hi])
+            guard let e else { return SQLStatement("(\(unsafeRaw: s) < ? OR \(unsafeRaw: s) >= ?)", [lo, hi]) }
+            return SQLStatement("(\(unsafeRaw: s) < ? OR \(unsafeRaw: e) IS NULL OR \(unsafeRaw: e) >= ?)", [lo, hi])
+        case .lt: return SQLStatement("\(unsafeRaw: s) < ?", [lo])
+        case .le: return SQLStatement("\(unsafeRaw: s) < ?", [hi])
         case .gt: return endAtLeast(hi)
         case .ge: return endAtLeast(lo)
-        case .sa: return SQLStatement("\(s) >= ?", [hi])
+        case .sa: return SQLStatement("\(unsafeRaw: s) >= ?", [hi])
         case .eb:
-            guard let e else { return SQLStatement("\(s) < ?", [lo]) }
-            return SQLStatement("(\(e) IS NOT NULL AND \(e) < ?)", [lo])
+            guard let e else { return SQLStatement("\(unsafeRaw: s) < ?", [lo]) }
+            return SQLStatement("(\(unsafeRaw: e) IS NOT NULL AND \(unsafeRaw: e) < ?)", [lo])
         case .ap:
-            var statement = SQLStatement("(\(s) < ? AND ", [hi])
+            var statement = SQLStatement("(\(unsafeRaw: s) < ? AND ", [hi])
             statement.append(endAtLeast(lo))
             statement.append(")")
             return statement

@@ -103,10 +103,11 @@ extension HMSRepository {
                 let hash = Self.chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: record.id, recorded: record.recorded,
                                           action: record.action, subtype: record.subtype, outcome: record.outcome, agent: agent,
                                           patients: patients, body: body)
-                insert.append(index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                insert.binds += [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                 .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
-                                 .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
+                let values: [SQLBind] = [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
+                                         .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
+                                         .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
+                let row: SQLStatement = index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                insert.append(row, values)
                 previous = hash
             }
             try await transaction.execute(insert)

@@ -175,7 +175,7 @@ final class PostgresBackend: DatabaseBackend {
             var start = 0
             while start < rows.count {
                 let chunk = Array(rows[start..<min(rows.count, start + rowsPerStatement)])
-                var statement = SQLStatement("INSERT INTO \(table) (\(names)) VALUES ")
+                var statement = SQLStatement("INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: names)) VALUES ")
                 for (index, row) in chunk.enumerated() {
                     statement.append(index == 0 ? "(" : ", (")
                     for (position, value) in row.enumerated() {

@@ -26,25 +26,75 @@ public enum SQLBind: Sendable, Equatable {
 }
 
 /// SQL with `?` placeholders and their binds; each backend renders the placeholders its own way.
-/// Only builders in this module write SQL, and identifiers come only from the HMS table definitions.
-public struct SQLStatement: Sendable {
-    public var sql: String
-    public var binds: [SQLBind]
+///
+/// Values can only enter as binds: constant SQL is a `StaticString`, and interpolation binds what it
+/// is given (`"t.family = \(SQLBind.text(name))"` becomes `t.family = ?`). Raw text needs the explicit
+/// `\(unsafeRaw:)` and is used only for identifiers from the HMS table definitions; `\(Int)` writes
+/// digits, which cannot carry SQL.
+public struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
+    public private(set) var sql: String
+    public private(set) var binds: [SQLBind]
 
-    public init(_ sql: String = "", _ binds: [SQLBind] = []) {
-        self.sql = sql
-        self.binds = binds
+    public init() {
+        self.sql = ""
+        self.binds = []
     }
 
-    mutating func append(_ fragment: String, _ newBinds: SQLBind...) {
-        sql += fragment
-        binds.append(contentsOf: newBinds)
+    public init(stringLiteral value: StaticString) {
+        self.sql = value.description
+        self.binds = []
     }
 
-    mutating func append(_ other: SQLStatement) {
-        sql += other.sql
-        binds.append(contentsOf: other.binds)
+    public init(stringInterpolation: Interpolation) {
+        self.sql = stringInterpolation.sql
+        self.binds = stringInterpolation.binds
     }
+
+    public struct Interpolation: StringInterpolationProtocol {
+        public typealias StringLiteralType = StaticString
+        var sql = ""
+        var binds: [SQLBind] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + interpolationCount * 2)
+        }
+
+        public mutating func appendLiteral(_ literal: StaticString) { sql += literal.description }
+
+        /// A value, always as a placeholder.
+        public mutating func appendInterpolation(_ bind: SQLBind) {
+            sql += "?"
+            binds.append(bind)
+        }
+
+        /// A fragment built the same way.
+        public mutating func appendInterpolation(_ fragment: SQLStatement) {
+            sql += fragment.sql
+            binds += fragment.binds
+        }
+
+        /// A number (limits, sizes): digits only.
+        public mutating func appendInterpolation(_ number: Int) { sql += String(number) }
+
+        /// Text spliced into the SQL as it is: only identifiers from the table definitions, never input.
+        public mutating func appendInterpolation(unsafeRaw text: String) { sql += text }
+    }
+
+    /// A literal (identifiers interpolated with `\(unsafeRaw:)`) whose `?` placeholders take `binds`.
+    public init(_ fragment: SQLStatement, _ binds: [SQLBind] = []) {
+        self.sql = fragment.sql
+        self.binds = fragment.binds + binds
+    }
+
+    mutating func append(_ fragment: SQLStatement, _ newBinds: SQLBind...) {
+        append(fragment, newBinds)
+    }
+
+    mutating func append(_ fragment: SQLStatement, _ newBinds: [SQLBind]) {
+        sql += fragment.sql
+        binds += fragment.binds + newBinds
+    }
+
 
     /// `$1::uuid`-style placeholders for PostgreSQL.
     func postgresSQL() -> String {

@@ -140,7 +140,7 @@ import Testing
 
     static func execute(_ repository: HMSRepository, _ sql: String) async throws {
         try await repository.backend.withWriteTransaction(tenantID: HMSSeeder.tenantID(slug: "acme"), lockKeys: []) { transaction in
-            try await transaction.execute(SQLStatement(sql))
+            try await transaction.execute(SQLStatement("\(unsafeRaw: sql)"))
         }
     }
 
