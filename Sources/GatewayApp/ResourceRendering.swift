@@ -6,7 +6,7 @@ import HMSMapping
 enum ResourceRendering {
     static func resource(_ type: String, row: HMSRow, tenant: ResolvedTenant) -> JSON? {
         if TenantTypes.isStored(type) {
-            guard let body = row.string("body") else { return nil }
+            guard let body = HMSResourceMapper.storedBody(row) else { return nil }
             return try? JSONParser.parse(Array(body.utf8), maximumDepth: 64)
         }
         return HMSResourceMapper.resource(type, row: row, context: tenant.mapping)
@@ -14,12 +14,7 @@ enum ResourceRendering {
 
     /// `meta.versionId` and `meta.lastUpdated` (epoch seconds) of a row.
     static func version(_ type: String, row: HMSRow) -> (id: String, lastUpdated: Int64) {
-        if type == "AuditEvent" { return ("1", row.integer("recorded") ?? 0) }
-        if TenantTypes.isStored(type) {
-            return (String(row.integer("version_id") ?? 1), row.integer("last_updated") ?? 0)
-        }
-        let updated = row.integer("updated_at") ?? 0
-        return (HMSResourceMapper.versionID(updatedAt: updated), updated)
+        HMSResourceMapper.version(type, row: row)
     }
 }
 

@@ -94,7 +94,7 @@ struct SearchController {
         }
         for include in request.revincludes where tenant.configuration.resourceTypes.contains(include.source) {
             guard let included = ScopeAuthorization.includeScope(scope, policy: policy, type: include.source, baseURL: tenant.baseURL) else { continue }
-            let ids = rows.compactMap { $0.string("id") }
+            let ids = rows.compactMap { HMSResourceMapper.fhirID(request.resourceType, row: $0) }
             guard !ids.isEmpty else { continue }
             append(include.source, try await services.repository.rows(include.source, referencing: include.parameter, ids: ids,
                                                                      limit: Self.revincludeLimit, scope: included))
@@ -104,21 +104,10 @@ struct SearchController {
 
     /// FHIR ids a row refers to through an include's parameter.
     static func referencedIDs(_ include: IncludeDefinition, row: HMSRow, resource: JSON) -> [String] {
-        switch (include.source, include.parameter) {
-        case ("Observation", "patient"), ("DiagnosticReport", "patient"): return [row.string("patient_id")].compactMap { $0 }
-        case ("DiagnosticReport", "result"), ("Observation", "encounter"), ("DiagnosticReport", "encounter"):
-            let prefix = include.target + "/"
-            return ReferenceChecker.references(in: resource[include.parameter] ?? .null, path: "")
-                .map(\.reference).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
-        case ("MedicationRequest", "requester"), ("Encounter", "participant"): return [row.string("doctor_id")].compactMap { $0 }
-        case ("MedicationRequest", "patient"), ("Encounter", "patient"): return [row.string("patient_id")].compactMap { $0 }
-        case ("Encounter", "service-provider"), ("Patient", "organization"): return [row.string("hospital_id")].compactMap { $0 }
-        case ("MedicationRequest", "encounter"):
-            if let appointment = row.string("appointment_id") { return [EncounterID.make(kind: "apt", uuid: appointment)] }
-            if let admission = row.string("admission_id") { return [EncounterID.make(kind: "adm", uuid: admission)] }
-            return []
-        default: return []
-        }
+        if let ids = HMSResourceMapper.includedIDs(source: include.source, parameter: include.parameter, row: row) { return ids }
+        let prefix = include.target + "/"
+        return ReferenceChecker.references(in: resource[include.parameter] ?? .null, path: "")
+            .map(\.reference).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
     /// `_elements`: the named top-level elements plus the mandatory ones, tagged SUBSETTED.

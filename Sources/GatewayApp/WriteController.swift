@@ -3,6 +3,7 @@ import FHIRSearch
 import Foundation
 import GatewayAuth
 import GatewayStore
+import HMSMapping
 import HTTPTypes
 import Hummingbird
 
@@ -130,7 +131,7 @@ struct WriteController {
         var next: String?
         if rows.count >= window.limit {
             rows.removeLast(rows.count - (window.limit - 1))
-            if let last = rows.last?.integer("version_id") {
+            if let last = rows.last.flatMap(HMSResourceMapper.storedVersion) {
                 let sealed = services.cursors.encode(tenant: tenant.configuration.slug, resourceType: pageType, parameters: applied + [("id", id)],
                                                      position: PagePosition(sortValues: [], id: String(last)))
                 next = "\(tenant.baseURL)/\(type)/\(id)/_history?" + QueryString.format(applied + [("_cursor", sealed)])

@@ -176,14 +176,14 @@ struct WritePipeline {
         var lastUpdated = now
         if item.isUpdate {
             guard let current = try await writer.current(item.type, id: item.id),
-                  let currentVersion = current.integer("version_id").flatMap({ Int(exactly: $0) }) else {
+                  let currentVersion = HMSResourceMapper.storedVersion(current) else {
                 throw FHIRError.notFound("resource not found; updates cannot create resources (POST to create)")
             }
             if let expected = item.expectedVersion, expected != currentVersion {
                 throw FHIRError(status: 412, code: .conflict, "If-Match names version \(expected) but the current version is \(currentVersion)")
             }
             versionID = currentVersion + 1
-            lastUpdated = max(now, current.integer("last_updated") ?? 0)
+            lastUpdated = max(now, HMSResourceMapper.version(item.type, row: current).lastUpdated)
         }
         let stored = Self.stamped(resource, id: item.id, versionID: versionID, lastUpdated: lastUpdated)
         let version = HMSRepository.StoredVersion(resourceType: item.type, id: item.id, versionID: versionID, lastUpdated: lastUpdated,
