@@ -31,8 +31,8 @@ public struct FHIRDateTime: Sendable, Equatable {
             }
             return value
         }
-        func expect(_ index: Int, _ character: Character) -> Bool {
-            index < bytes.count && bytes[index] == character.asciiValue!
+        func expect(_ index: Int, _ character: Unicode.Scalar) -> Bool {
+            index < bytes.count && bytes[index] == UInt8(ascii: character)
         }
         guard let year = number(0..<4), year >= 1 else { return nil }
         if bytes.count == 4 {

@@ -21,19 +21,19 @@ enum CORSPolicy {
     static func preflight(origin: String?, tenant: TenantConfiguration) -> Response {
         var response = Response(status: .noContent)
         if let allowed = allowedOrigin(origin, tenant: tenant) {
-            response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] = allowed
-            response.headers[HTTPField.Name("Access-Control-Allow-Methods")!] = allowedMethods
-            response.headers[HTTPField.Name("Access-Control-Allow-Headers")!] = allowedHeaders
-            response.headers[HTTPField.Name("Access-Control-Max-Age")!] = "600"
+            response.headers[.accessControlAllowOrigin] = allowed
+            response.headers[.accessControlAllowMethods] = allowedMethods
+            response.headers[.accessControlAllowHeaders] = allowedHeaders
+            response.headers[.accessControlMaxAge] = "600"
         }
-        response.headers[HTTPField.Name("Vary")!] = "Origin"
+        response.headers[.vary] = "Origin"
         return response
     }
 
     static func decorate(_ response: inout Response, origin: String?, tenant: TenantConfiguration) {
         guard let allowed = allowedOrigin(origin, tenant: tenant) else { return }
-        response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] = allowed
-        response.headers[HTTPField.Name("Access-Control-Expose-Headers")!] = exposedHeaders
-        response.headers[HTTPField.Name("Vary")!] = "Origin"
+        response.headers[.accessControlAllowOrigin] = allowed
+        response.headers[.accessControlExposeHeaders] = exposedHeaders
+        response.headers[.vary] = "Origin"
     }
 }

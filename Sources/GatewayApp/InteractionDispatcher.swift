@@ -86,8 +86,3 @@ struct InteractionDispatcher: HTTPResponder {
         }
     }
 }
-
-extension HTTPField.Name {
-    // A constant, valid header name.
-    static let prefer = HTTPField.Name("Prefer")!
-}

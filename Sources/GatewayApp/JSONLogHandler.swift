@@ -21,7 +21,7 @@ public struct JSONLogHandler: LogHandler {
         object.append("level", level.rawValue)
         object.append("msg", message.description)
         let merged = metadata.merging(eventMetadata ?? [:]) { $1 }
-        for key in merged.keys.sorted() { object.append(key, Self.json(merged[key]!)) }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { object.append(key, Self.json(value)) }
         var bytes = JSON.object(object).serialized
         bytes.append(0x0A)
         FileHandle.standardOutput.write(Data(bytes))

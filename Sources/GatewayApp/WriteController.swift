@@ -167,6 +167,3 @@ struct WriteController {
     }
 }
 
-extension HTTPField.Name {
-    static let ifNoneExist = HTTPField.Name("If-None-Exist")!
-}

@@ -94,7 +94,7 @@ public struct ConformanceRunner: Sendable {
         }
         let path = Self.substitute(item.path, values)
         let reply = try await send(item.method, path, headers, item.body.map { Self.substitute($0, values) })
-        return Outcome(name: item.name, tenant: tenant, failures: check(item.expect, reply, base: values["{base}"]!, values: values))
+        return Outcome(name: item.name, tenant: tenant, failures: check(item.expect, reply, base: "\(publicBase)/\(tenant)/r4", values: values))
     }
 
     private func check(_ expect: ConformanceCase.Expectation, _ reply: Reply, base: String, values: [String: String]) -> [String] {

@@ -9,9 +9,6 @@ struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let services: GatewayServices
 
-    // A constant, valid header name.
-    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         services.metrics.started()
@@ -26,7 +23,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: requestID))
         }
-        response.headers[Self.requestIDHeader] = requestID
+        response.headers[.requestID] = requestID
         if request.method == .head { response = response.createHeadResponse() }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -38,7 +35,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     /// Accepts a caller's request id if it is short and plain; otherwise makes one.
     static func requestID(_ request: Request) -> String {
-        if let supplied = request.headers[requestIDHeader], (1...128).contains(supplied.utf8.count),
+        if let supplied = request.headers[.requestID], (1...128).contains(supplied.utf8.count),
            supplied.utf8.allSatisfy(isRequestIDByte) {
             return supplied
         }

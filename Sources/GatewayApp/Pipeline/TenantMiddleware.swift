@@ -9,14 +9,11 @@ struct TenantMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let services: GatewayServices
 
-    // A constant, valid header name.
-    static let origin = HTTPField.Name("Origin")!
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let route = context.route else { throw FHIRError.notFound("no FHIR endpoint at this path") }
         guard let tenant = services.tenants[route.slug] else { throw FHIRError.notFound("unknown tenant") }
         context.state.update { $0.tenant = route.slug }
-        let origin = request.headers[Self.origin]
+        let origin = request.headers[.origin]
         if request.method == .options {
             context.state.update { $0.interaction = "cors-preflight" }
             return CORSPolicy.preflight(origin: origin, tenant: tenant.configuration)
