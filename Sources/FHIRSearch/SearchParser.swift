@@ -41,6 +41,8 @@ public struct SearchParser: Sendable {
             case "_sort":
                 guard !value.isEmpty else { throw .badRequest("_sort has no value", code: .value, expression: ["_sort"]) }
                 request.sort = try parseSort(value, resourceType: resourceType)
+            case "_include" where value.isEmpty, "_revinclude" where value.isEmpty:
+                throw .badRequest("\(key) has no value", code: .value, expression: [key])
             case "_include":
                 guard let include = match(value, in: SearchRegistry.includes[resourceType] ?? []) else {
                     try ignore(key, value, into: &request, reason: "unsupported _include")

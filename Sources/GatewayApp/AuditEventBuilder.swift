@@ -8,8 +8,9 @@ import GatewayStore
 enum AuditEventBuilder {
     static func action(for interaction: String) -> String {
         switch interaction {
-        case "create": "C"
-        case "update": "U"
+        case "create", "post": "C"
+        case "update", "patch", "put": "U"
+        case "delete": "D"
         case "search-type", "transaction", "$validate": "E"
         default: "R"
         }

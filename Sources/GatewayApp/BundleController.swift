@@ -36,6 +36,16 @@ struct BundleController {
         guard entries.count <= Self.maximumEntries else {
             throw FHIRError(status: 413, code: .tooCostly, "a Bundle may hold at most \(Self.maximumEntries) entries")
         }
+        // bdl-7: a fullUrl names one entry; references could otherwise bind to either.
+        var firstWithURL: [String: Int] = [:]
+        for (index, entry) in entries.enumerated() {
+            guard let fullUrl = entry["fullUrl"]?.stringValue else { continue }
+            if let first = firstWithURL[fullUrl] {
+                throw FHIRError.badRequest("bdl-7: Bundle.entry[\(first)] and Bundle.entry[\(index)] share the fullUrl '\(fullUrl)'",
+                                           code: .invariant, expression: ["Bundle.entry[\(first)].fullUrl", "Bundle.entry[\(index)].fullUrl"])
+            }
+            firstWithURL[fullUrl] = index
+        }
         if kind == "batch" { return try await batch(entries, contentType: contentType) }
         return try await transaction(entries, contentType: contentType)
     }

@@ -83,6 +83,18 @@ enum FHIRInteraction: Equatable {
         }
     }
 
+    /// The methods a tenant path answers, for `Allow` on a 405 (RFC 9110 §15.5.6).
+    static func allowedMethods(rest: [String], writable: Set<String>) -> String {
+        switch rest.count {
+        case 0: return "POST"
+        case 1: return rest[0] != "metadata" && writable.contains(rest[0]) ? "GET, HEAD, POST" : "GET, HEAD"
+        case 2:
+            if rest[1] == "_search" || rest[1] == "$validate" { return "POST" }
+            return rest[0] != ".well-known" && writable.contains(rest[0]) ? "GET, HEAD, PUT" : "GET, HEAD"
+        default: return "GET, HEAD"
+        }
+    }
+
     static func parse(method: String, rest: [String]) -> FHIRInteraction? {
         let reading = method == "GET" || method == "HEAD"
         switch rest.count {

@@ -6,6 +6,7 @@ enum FormBody {
     static let maximumBytes = 64 * 1024
 
     static func parameters(_ request: Request) async throws -> [(String, String)] {
+        try ResourceBody.requireIdentityEncoding(request)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         var request = request
         let buffer: ByteBuffer

@@ -13,6 +13,16 @@ struct InteractionDispatcher: HTTPResponder {
     let services: GatewayServices
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        do {
+            return try await dispatch(request, context: context)
+        } catch var error as FHIRError where error.status == 405 {
+            let writable = Set(TenantConfiguration.writableResourceTypes).intersection(context.tenant?.configuration.resourceTypes ?? [])
+            error.headers.append(("Allow", FHIRInteraction.allowedMethods(rest: context.route?.rest ?? [], writable: writable)))
+            throw error
+        }
+    }
+
+    private func dispatch(_ request: Request, context: Context) async throws -> Response {
         guard let tenant = context.tenant, let interaction = context.interaction, let scope = context.scope,
               let subjects = context.subjects, let contentType = context.contentType else {
             throw FHIRError.notFound("no FHIR endpoint at this path")
@@ -81,8 +91,6 @@ struct InteractionDispatcher: HTTPResponder {
     }
 
     static func prefersStrict(_ request: Request) -> Bool {
-        request.headers[values: .prefer].contains { value in
-            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "handling=strict" }
-        }
+        PreferHeader(request.headers[values: .prefer]).isStrict
     }
 }

@@ -38,8 +38,7 @@ struct ReferenceChecker {
         }
     }
 
-    /// Elements whose relative references must resolve to a resource of this tenant. Other relative
-    /// references (specimen, basedOn) name types this gateway does not hold and are kept as posted.
+    /// Elements the gateway indexes: their references must name a resource this tenant serves.
     static let verifiedElements: Set<String> = ["subject", "result", "encounter", "performer"]
 
     /// Problems with the references (422 issues); `extraIDs` are resources created earlier in the same transaction.
@@ -68,9 +67,14 @@ struct ReferenceChecker {
                     continue
                 }
                 let element = found.path.dropFirst(source.path.count + 1).prefix { $0 != "." && $0 != "[" }
-                guard Self.verifiedElements.contains(String(element)) else { continue }
-                guard let local, TenantConfiguration.supportedResourceTypes.contains(local.type), tenant.configuration.resourceTypes.contains(local.type) else {
-                    issues.append(OutcomeIssue(code: .processing, diagnostics: "the reference cannot be resolved by this server; use Type/id of a resource this tenant serves", expression: [found.path]))
+                let served = local.map { TenantConfiguration.supportedResourceTypes.contains($0.type) && tenant.configuration.resourceTypes.contains($0.type) } ?? false
+                // Every reference to a type the gateway holds is resolved inside the tenant, whatever the
+                // element (focus, hasMember, derivedFrom, ...); references to types it does not hold
+                // (Specimen, ServiceRequest) are kept as posted, except in the elements it indexes.
+                guard let local, served else {
+                    if Self.verifiedElements.contains(String(element)) {
+                        issues.append(OutcomeIssue(code: .processing, diagnostics: "the reference cannot be resolved by this server; use Type/id of a resource this tenant serves", expression: [found.path]))
+                    }
                     continue
                 }
                 if extraIDs.contains(local.relative) { continue }

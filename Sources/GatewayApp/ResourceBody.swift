@@ -10,7 +10,20 @@ enum ResourceBody {
     /// Deepest accepted JSON nesting.
     static let maximumDepth = 32
 
+    /// Encoded bodies are refused rather than misread as plain JSON (decoding is not offered).
+    static func requireIdentityEncoding(_ request: Request) throws(FHIRError) {
+        for value in request.headers[values: .contentEncoding] + request.headers[values: .transferEncoding] {
+            for coding in value.split(separator: ",") {
+                let name = coding.trimmingCharacters(in: [" ", "\t"]).lowercased()
+                guard name.isEmpty || name == "identity" || name == "chunked" else {
+                    throw FHIRError(status: 415, code: .notSupported, "request bodies must not be encoded ('\(name)'); send plain application/fhir+json")
+                }
+            }
+        }
+    }
+
     static func read(_ request: Request) async throws -> (JSON, [UInt8]) {
+        try requireIdentityEncoding(request)
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let mediaType, ["application/fhir+json", "application/json", "application/json+fhir"].contains(mediaType) else {
             throw FHIRError(status: 415, code: .notSupported, "the body must be application/fhir+json")

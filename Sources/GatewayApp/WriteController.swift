@@ -19,13 +19,7 @@ struct WriteController {
     enum Return: String { case minimal, representation, operationOutcome = "OperationOutcome" }
 
     static func preferredReturn(_ request: Request) -> Return {
-        for value in request.headers[values: .prefer] {
-            for part in value.split(separator: ",") {
-                let item = part.trimmingCharacters(in: .whitespaces)
-                if item.hasPrefix("return="), let choice = Return(rawValue: String(item.dropFirst("return=".count))) { return choice }
-            }
-        }
-        return .representation
+        PreferHeader(request.headers[values: .prefer])["return"].flatMap(Return.init(rawValue:)) ?? .representation
     }
 
     func headers(type: String, id: String, versionID: Int, lastUpdated: Int64) -> [(String, String)] {

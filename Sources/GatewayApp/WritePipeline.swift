@@ -103,11 +103,15 @@ struct WritePipeline {
                             fullUrl: intent.fullUrl, condition: condition, expectedVersion: nil, writeScope: writeScope, matchScope: matchScope)
         case .update(let id):
             let writeScope = try ScopeAuthorization.scope(scope, policy: policy, access: .update, type: intent.type, baseURL: tenant.baseURL)
-            let expected = try intent.ifMatch.map { text throws(FHIRError) -> Int in
-                guard let version = EntityTag.version(text) else {
+            var expected: Int?
+            if let text = intent.ifMatch {
+                switch EntityTag.parse(text) {
+                case .version(let version)?: expected = version
+                case .any?: expected = nil
+                case .other?: expected = -1  // a tag the gateway never issued: never current (412)
+                case nil:
                     throw FHIRError.badRequest("\(intent.ifMatchLabel) must be an ETag such as W/\"3\"", code: .value, expression: [intent.ifMatchLabel])
                 }
-                return version
             }
             guard let bodyID = intent.resource["id"]?.stringValue else {
                 throw FHIRError.badRequest("the resource must carry the id of the URL", code: .required, expression: ["\(intent.type).id"])
@@ -146,7 +150,7 @@ struct WritePipeline {
         guard resource["resourceType"]?.stringValue == type else {
             throw FHIRError.badRequest("resourceType must be \(type)", code: .structure, expression: ["resourceType"])
         }
-        let structural = ResourceValidation.structuralIssues(resource, type: type)
+        let structural = ResourceValidation.structuralIssues(resource, type: type) + ReferenceRules.issues(in: resource, type: type, baseURL: tenant.baseURL)
         if !structural.isEmpty { throw FHIRError(status: 400, issues: structural) }
         var issues = ResourceValidation.profileIssues(resource, type: type, profileSet: tenant.configuration.profileSet)
         issues += try await ReferenceChecker(repository: services.repository, tenant: tenant, scope: scope)
@@ -180,7 +184,8 @@ struct WritePipeline {
                 throw FHIRError.notFound("resource not found; updates cannot create resources (POST to create)")
             }
             if let expected = item.expectedVersion, expected != currentVersion {
-                throw FHIRError(status: 412, code: .conflict, "If-Match names version \(expected) but the current version is \(currentVersion)")
+                throw FHIRError(status: 412, code: .conflict, expected < 0 ? "If-Match names no version of this resource; the current version is \(currentVersion)"
+                                    : "If-Match names version \(expected) but the current version is \(currentVersion)")
             }
             versionID = currentVersion + 1
             lastUpdated = max(now, HMSResourceMapper.version(item.type, row: current).lastUpdated)

@@ -100,11 +100,14 @@ public final class TokenVerifier: Sendable {
         }
 
         let segments = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty else { throw .malformedToken }
+        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty,
+              !token.contains("=") else { throw .malformedToken }  // base64url without padding (RFC 7515 §2)
         guard segments[0].utf8.count <= Self.maximumHeaderBytes else { throw .oversizedToken }
         guard let headerBytes = Base64URL.decode(segments[0]), let header = try? JSONParser.parse(headerBytes, maximumDepth: 4),
               case .object(let headerObject) = header else { throw .malformedToken }
         guard let algorithm = headerObject["alg"]?.stringValue else { throw .malformedToken }
+        // No critical extension is understood here, so a token that names any must be refused (RFC 7515 §4.1.11).
+        guard headerObject["crit"] == nil else { throw .malformedToken }
         guard TenantKeySet.asymmetricAlgorithms.contains(algorithm) else { throw .unsupportedAlgorithm }
         guard let kid = headerObject["kid"]?.stringValue, !kid.isEmpty else { throw .unknownKey }
 

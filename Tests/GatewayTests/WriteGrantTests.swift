@@ -105,7 +105,7 @@ import Testing
             let read = try await client.get("/acme/r4/Observation/\(bobsID)", token: writer)
             #expect(read.body.contains(#""value":7.10"#), "nothing was committed")
 
-            let badETag = #"{"resource":\#(changed),"request":{"method":"PUT","url":"Observation/\#(bobsID)","ifMatch":"W/\"one\""}}"#
+            let badETag = #"{"resource":\#(changed),"request":{"method":"PUT","url":"Observation/\#(bobsID)","ifMatch":"W/one"}}"#
             let malformed = try await client.send("/acme/r4", method: .post, token: writer, headers: LabWriteTests.json,
                                                   body: Self.bundle("transaction", [badETag]))
             expectStatus(malformed, 400, "a malformed ifMatch is refused as it is on a single PUT")

@@ -18,6 +18,8 @@ struct AuditMiddleware: RouterMiddleware {
         } catch {
             response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: context.state.snapshot.requestID))
         }
+        // PHI is never cached by browsers or proxies (metadata and the SMART document are answered before this layer).
+        response.headers[.cacheControl] = "no-store"
         guard let tenantID = tenant.hmsTenantID else { return response }
         let record = context.state.snapshot
         var records: [HMSRepository.AuditRecord] = []

@@ -1,4 +1,5 @@
 import FHIRModels
+import FHIRSearch
 import GatewayAuth
 import Hummingbird
 
@@ -25,18 +26,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw failure.fhirError
         }
         context.state.update { $0.scope = scope }
-        try await requireUser(for: scope)
+        try await requireUser(for: scope, baseURL: tenant.baseURL)
         var context = context
         context.scope = scope
         return try await next(request, context)
     }
 
     /// `user/` grants act for the `fhirUser`, who must be a Practitioner of this tenant.
-    private func requireUser(for scope: TenantScope) async throws {
+    /// The relative form and the absolute form under the tenant's base are both accepted (SMART App Launch).
+    private func requireUser(for scope: TenantScope, baseURL: String) async throws {
         guard ScopePolicy(scope: scope.scope).grants.contains(where: { $0.context == .user }) else { return }
-        let prefix = "Practitioner/"
-        guard let fhirUser = scope.fhirUser, fhirUser.hasPrefix(prefix),
-              try await services.repository.read("Practitioner", id: String(fhirUser.dropFirst(prefix.count)), scope: scope) != nil else {
+        guard let fhirUser = scope.fhirUser.flatMap({ LocalReference.parse($0, baseURL: baseURL) }), fhirUser.type == "Practitioner",
+              fhirUser.version == nil, try await services.repository.read("Practitioner", id: fhirUser.id, scope: scope) != nil else {
             throw FHIRError.forbidden("user-level scopes need a fhirUser claim naming a Practitioner of this tenant")
         }
     }
