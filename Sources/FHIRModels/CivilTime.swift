@@ -49,7 +49,7 @@ public enum CivilTime {
     }
 
     /// Whole days since 1970 before `epochSeconds` (floor division, without an intermediate that could overflow).
-    static func floorDays(_ epochSeconds: Int64) -> Int {
+    public static func floorDays(_ epochSeconds: Int64) -> Int {
         let quotient = epochSeconds / 86400
         return Int(epochSeconds % 86400 < 0 ? quotient - 1 : quotient)
     }

@@ -359,6 +359,14 @@ struct HMSQueryBuilder {
         return statement
     }
 
+    /// The first second of year 1 and the first second after year 9999: both stores hold exactly
+    /// the instants in between (stored values outside are clamped at write time).
+    static let firstStorableSecond = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
+    static let endOfStorableTime = Int64(CivilTime.days(year: 10000, month: 1, day: 1)) * 86400
+
+    /// R4 date semantics on a point (`end` nil) or a period column pair. Bounds beyond the storable
+    /// years become constant conditions instead of values no store can compare correctly: `le9999`
+    /// matches every dated row, `gt9999` only ongoing periods, `lt0001` nothing.
     private func dateCondition(start: HMSColumn, end: HMSColumn?, _ date: DateValue) -> SQLStatement {
         var lower = date.value.lower
         var upper = date.value.upper
@@ -368,47 +376,57 @@ struct HMSQueryBuilder {
             lower -= gap
             upper += gap
         }
-        // Both stores hold years 1 to 9999; wider bounds (an `ap` around year 1) are clamped.
-        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
-        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400
-        lower = min(max(lower, earliest), latest)
-        upper = min(max(upper, earliest), latest + 86400)
-        func text(_ seconds: Int64, _ kind: HMSColumnKind, roundUp: Bool) -> SQLBind {
-            if kind == .date {
-                let day = roundUp ? (seconds + 86399) : seconds
-                return .date(CivilTime.isoDate(epochSeconds: day))
-            }
-            return .timestamp(CivilTime.isoInstant(epochSeconds: seconds))
-        }
         let s = "t.\(start.name)"
         let e = end.map { "t.\($0.name)" }
-        let lo = text(lower, start.kind, roundUp: false)
-        let hi = text(upper, start.kind, roundUp: true)
+        let kind = start.kind
+        let below: (String, Int64, Bool) -> SQLStatement = { column, seconds, roundUp in Self.comparison(column, .below, seconds, kind, roundUp: roundUp) }
+        let atLeast: (String, Int64, Bool) -> SQLStatement = { column, seconds, roundUp in Self.comparison(column, .atLeast, seconds, kind, roundUp: roundUp) }
         // A missing end means the period is ongoing (open to the future).
-        let endAtLeast: (SQLBind) -> SQLStatement = { bound in
-            guard let e else { return SQLStatement("\(unsafeRaw: s) >= ?", [bound]) }
-            return SQLStatement("(\(unsafeRaw: e) IS NULL OR \(unsafeRaw: e) >= ?)", [bound])
+        let endAtLeast: (Int64, Bool) -> SQLStatement = { seconds, roundUp in
+            guard let e else { return atLeast(s, seconds, roundUp) }
+            return "(\(unsafeRaw: e) IS NULL OR \(atLeast(e, seconds, roundUp)))"
         }
         switch date.prefix {
         case .eq:
-            guard let e else { return SQLStatement("(\(unsafeRaw: s) >= ? AND \(unsafeRaw: s) < ?)", [lo, hi]) }
-            return SQLStatement("(\(unsafeRaw: s) >= ? AND \(unsafeRaw: e) IS NOT NULL AND \(unsafeRaw: e) < ?)", [lo, hi])
+            guard let e else { return "(\(atLeast(s, lower, false)) AND \(below(s, upper, true)))" }
+            return "(\(atLeast(s, lower, false)) AND \(unsafeRaw: e) IS NOT NULL AND \(below(e, upper, true)))"
         case .ne:
-            guard let e else { return SQLStatement("(\(unsafeRaw: s) < ? OR \(unsafeRaw: s) >= ?)", [lo, hi]) }
-            return SQLStatement("(\(unsafeRaw: s) < ? OR \(unsafeRaw: e) IS NULL OR \(unsafeRaw: e) >= ?)", [lo, hi])
-        case .lt: return SQLStatement("\(unsafeRaw: s) < ?", [lo])
-        case .le: return SQLStatement("\(unsafeRaw: s) < ?", [hi])
-        case .gt: return endAtLeast(hi)
-        case .ge: return endAtLeast(lo)
-        case .sa: return SQLStatement("\(unsafeRaw: s) >= ?", [hi])
+            guard let e else { return "(\(below(s, lower, false)) OR \(atLeast(s, upper, true)))" }
+            return "(\(below(s, lower, false)) OR \(unsafeRaw: e) IS NULL OR \(atLeast(e, upper, true)))"
+        case .lt: return below(s, lower, false)
+        case .le: return below(s, upper, true)
+        case .gt: return endAtLeast(upper, true)
+        case .ge: return endAtLeast(lower, false)
+        case .sa: return atLeast(s, upper, true)
         case .eb:
-            guard let e else { return SQLStatement("\(unsafeRaw: s) < ?", [lo]) }
-            return SQLStatement("(\(unsafeRaw: e) IS NOT NULL AND \(unsafeRaw: e) < ?)", [lo])
+            guard let e else { return below(s, lower, false) }
+            return "(\(unsafeRaw: e) IS NOT NULL AND \(below(e, lower, false)))"
         case .ap:
-            var statement = SQLStatement("(\(unsafeRaw: s) < ? AND ", [hi])
-            statement.append(endAtLeast(lo))
-            statement.append(")")
-            return statement
+            return "(\(below(s, upper, true)) AND \(endAtLeast(lower, false)))"
         }
+    }
+
+    enum Comparison { case below, atLeast }
+
+    /// `column < bound` or `column >= bound`; a bound outside the storable years is a constant
+    /// (always true for a dated row, or never). Date columns compare whole days: an upper bound
+    /// rounds up to the next midnight, a lower one down.
+    static func comparison(_ column: String, _ comparison: Comparison, _ seconds: Int64, _ kind: HMSColumnKind, roundUp: Bool) -> SQLStatement {
+        var bound = seconds
+        if kind == .date {
+            let day = Int64(CivilTime.floorDays(seconds))
+            bound = (roundUp && seconds != day * 86400 ? day + 1 : day) * 86400
+        }
+        let everyDatedRow: SQLStatement = "\(unsafeRaw: column) IS NOT NULL"
+        switch comparison {
+        case .below:
+            if bound >= endOfStorableTime { return everyDatedRow }
+            if bound <= firstStorableSecond { return never }
+        case .atLeast:
+            if bound <= firstStorableSecond { return everyDatedRow }
+            if bound >= endOfStorableTime { return never }
+        }
+        let value: SQLBind = kind == .date ? .date(CivilTime.isoDate(epochSeconds: bound)) : .timestamp(CivilTime.isoInstant(epochSeconds: bound))
+        return "\(unsafeRaw: column) \(unsafeRaw: comparison == .below ? "<" : ">=") \(value)"
     }
 }
