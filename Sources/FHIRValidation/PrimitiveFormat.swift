@@ -26,7 +26,7 @@ enum PrimitiveFormat {
             return numberProblem(text, type: type)
         case (.string, .string(let text)):
             if text.isEmpty { return Problem(code: .value, message: "Empty strings are not allowed in FHIR JSON (\(type))") }
-            if type == "xhtml" { return XHTMLFormat.isNarrativeDiv(text) ? nil : Problem(code: .value, message: XHTMLFormat.requirement) }
+            if type == "xhtml" { return XHTMLFormat.problem(text).map { Problem(code: .value, message: $0) } }
             return stringProblem(text, type: type)
         case (.boolean, _):
             return Problem(code: .structure, message: "A boolean must be the JSON literal true or false")

@@ -73,10 +73,23 @@ import Testing
     }
 
     @Test func narrativeDiv() {
-        #expect(XHTMLFormat.isNarrativeDiv(#"<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div>"#))
-        #expect(XHTMLFormat.isNarrativeDiv(#" <div class="a" xmlns='http://www.w3.org/1999/xhtml'>x</div>"#))
-        #expect(!XHTMLFormat.isNarrativeDiv("<div>x</div>"))
-        #expect(!XHTMLFormat.isNarrativeDiv(#"<divx xmlns="http://www.w3.org/1999/xhtml">x</divx>"#))
-        #expect(!XHTMLFormat.isNarrativeDiv(#"<p xmlns="http://www.w3.org/1999/xhtml">x</p>"#))
+        let ns = #"xmlns="http://www.w3.org/1999/xhtml""#
+        for valid in [#"<div \#(ns)><p>x</p></div>"#, #" <div class="a" xmlns='http://www.w3.org/1999/xhtml'>x</div>"#,
+                      #"<div \#(ns)><a href="https://example.org/a?b=1&amp;c=2" title="t">link</a> <img src="img.png" alt="i"/></div>"#,
+                      #"<div \#(ns)><table border="1"><tr><td colspan="2" style="color:red">7.10 g/dL</td></tr></table></div>"#] {
+            #expect(XHTMLFormat.problem(valid) == nil, "\(valid)")
+        }
+        let hostile = [
+            "<div>x</div>", #"<divx \#(ns)>x</divx>"#, #"<p \#(ns)>x</p>"#, #"<div \#(ns)></div>"#, #"<div \#(ns)>  </div>"#,
+            #"<div \#(ns)><script>alert(1)</script></div>"#, #"<div \#(ns)><b onclick="alert(1)">x</b></div>"#,
+            #"<div \#(ns)><img src="x" onerror="alert(1)"/></div>"#, #"<div \#(ns)><a href="javascript:alert(1)">x</a></div>"#,
+            #"<div \#(ns)><a href=" JaVaScRiPt:alert(1)">x</a></div>"#, #"<div \#(ns)><iframe src="https://x"/>x</div>"#,
+            #"<div \#(ns)><form action="https://x">x</form></div>"#, #"<div \#(ns)><object data="x">x</object></div>"#,
+            #"<div \#(ns)><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>x</div>"#, #"<div \#(ns)><b>x</i></div>"#,
+            #"<div \#(ns)><p style="background:url(javascript:alert(1))">x</p></div>"#,
+            #"<!DOCTYPE div [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><div \#(ns)>&xxe;</div>"#,
+            #"<div \#(ns)><?php echo 1 ?>x</div>"#, #"<div \#(ns)><img src="data:image/svg+xml;base64,PHN2Zy8+" alt="x"/></div>"#,
+        ]
+        for text in hostile { #expect(XHTMLFormat.problem(text) != nil, "\(text)") }
     }
 }

@@ -131,6 +131,14 @@ import Testing
             let specimen = base.replacingOccurrences(of: #""status":"final","#, with: #""status":"final","specimen":{"reference":"Specimen/abc"},"#)
             expectStatus(try await LabWriteTests.post(client, "acme", "Observation", specimen, token: writer), 201, "types the gateway does not hold are kept as posted")
 
+            // Narrative: active content and empty or malformed XHTML are refused; a plain narrative is stored.
+            let ns = #"xmlns=\"http://www.w3.org/1999/xhtml\""#
+            for (div, status) in [(#"<div \#(ns)><script>alert(1)</script>x</div>"#, 400), (#"<div \#(ns)><b onclick=\"x()\">x</b></div>"#, 400),
+                                  (#"<div \#(ns)></div>"#, 400), (#"<div \#(ns)><b>x</i></div>"#, 400), (#"<div \#(ns)><p>Hemoglobin 7.10 g/dL</p></div>"#, 201)] {
+                let narrated = base.replacingOccurrences(of: #""status":"final","#, with: #""text":{"status":"generated","div":"\#(div)"},"status":"final","#)
+                expectStatus(try await LabWriteTests.post(client, "acme", "Observation", narrated, token: writer), status, "\(div)")
+            }
+
             let entry = #"{"fullUrl":"urn:uuid:5b1f0c3e-0000-4000-8000-000000000001","resource":\#(base),"request":{"method":"POST","url":"Observation"}}"#
             for kind in ["transaction", "batch"] {
                 let duplicate = try await client.send("/acme/r4", method: .post, token: writer, headers: Self.json,
