@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 source scripts/lib/postgres.sh
 
+# FoundationXML (narrative validation) links libxml2.
+if ! dpkg -s libxml2-dev >/dev/null 2>&1; then
+  echo "== installing libxml2-dev (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-dev >/dev/null
+fi
+
 echo "== Python tools (validator, its tests)"
 python3 -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 
