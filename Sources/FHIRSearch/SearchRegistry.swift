@@ -33,7 +33,7 @@ public enum SearchRegistry {
         ],
         "Organization": [
             id, lastUpdated,
-            .init("name", .string, sortable: true), .init("identifier", .token), .init("active", .token), .init("address-city", .string),
+            .init("name", .string, sortable: true), .init("identifier", .token), .init("active", .token), .init("address-city", .string), .init("address", .string),
         ],
         "Observation": [
             id, lastUpdated,

@@ -103,6 +103,9 @@ extension HMSResourceTable {
             "identifier": .token(HMSColumn("code", .text), system: .tenant(suffix: "hospital"), codes: nil),
             "active": .booleanToken(HMSColumn("active", .bool)),
             "address-city": .string([HMSColumn("city", .text)]),
+            // US Core's SHALL search: any part of the address.
+            "address": .string([HMSColumn("address_line", .text), HMSColumn("city", .text), HMSColumn("state", .text),
+                                HMSColumn("postal_code", .text), HMSColumn("country", .text)]),
         ],
         sortColumns: ["name": [HMSColumn("name", .text)]])
 

@@ -76,6 +76,29 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func organizationsAreSearchedByAnyPartOfTheirAddress(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let token = fixture.token("acme")
+        try await fixture.withClient { client in
+            let all = try await client.get("/acme/r4/Organization?_count=50", token: token)
+            let first = try #require(all.resources.first)
+            let id = try #require(first["id"] as? String)
+            let address = try #require((first["address"] as? [[String: Any]])?.first)
+            let parts = [(address["line"] as? [String])?.first, address["city"] as? String, address["state"] as? String, address["postalCode"] as? String]
+            for part in parts.compactMap({ $0 }) {
+                let prefix = String(part.prefix(4)).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let found = try await client.get("/acme/r4/Organization?address=\(prefix)&_count=50", token: token)
+                expectStatus(found, 200)
+                #expect(found.matchIDs.contains(id), "address=\(prefix)")
+            }
+            let none = try await client.get("/acme/r4/Organization?address=zzzz-no-such-place", token: token)
+            #expect(none.matchIDs.isEmpty)
+            let capability = try await client.get("/acme/r4/metadata")
+            #expect(capability.body.contains(#""name":"address""#), "declared in the CapabilityStatement")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func tokensAndAuditActions(store: StoreKind) async throws {
         let fixture = try await GatewayFixture.shared(store)
         let patient = GatewayFixture.patientID("initech", 5)
