@@ -76,7 +76,7 @@ public enum GatewayApplication {
         var application = Application(
             responder: pipeline,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionGuard(registry: connections, requestReadTimeout: readTimeout)],
+                additionalChannelHandlers: [ConnectionGuard(registry: connections, requestReadTimeout: readTimeout), DateHeaderWriter()],
                 idleTimeout: readTimeout)),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)

@@ -75,6 +75,23 @@ import Testing
         }
     }
 
+    @Test func lastModifiedIsNeverLaterThanDate() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let writer = fixture.token("acme", scope: LabWriteTests.writer)
+        let patient = GatewayFixture.patientID("acme", 57)
+        let application = try await GatewayApplication.build(configuration: fixture.configuration, repository: fixture.repository, logger: testLogger)
+        try await application.test(.live) { client in
+            for _ in 0..<40 {
+                let created = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient), token: writer)
+                expectStatus(created, 201)
+                let date = try #require(created.header("Date").flatMap(CivilTime.parseHTTPDate))
+                let lastModified = try #require(created.header("Last-Modified").flatMap(CivilTime.parseHTTPDate))
+                #expect(lastModified <= date, "Last-Modified \(lastModified) after Date \(date)")
+                try await Task.sleep(for: .milliseconds(37))
+            }
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func organizationsAreSearchedByAnyPartOfTheirAddress(store: StoreKind) async throws {
         let fixture = try await GatewayFixture.shared(store)
