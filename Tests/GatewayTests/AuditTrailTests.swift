@@ -251,6 +251,22 @@ import Testing
         }
     }
 
+    @Test func aCorruptStoredBodyIsA500NotA404() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        let token = fixture.token("acme", scope: LabWriteTests.writer)
+        try await application.test(.router) { client in
+            let created = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: GatewayFixture.patientID("acme", 3)), token: token)
+            let id = try #require(created.json["id"] as? String)
+            try await Self.execute(repository, "UPDATE stored_resources SET body = '{not json' WHERE id = '\(id)'")
+            let read = try await client.get("/acme/r4/Observation/\(id)", token: token, headers: ["X-Request-Id": "corrupt-read"])
+            expectStatus(read, 500)
+            #expect(read.issueCode == "exception")
+            #expect(read.body.contains("corrupt-read"), "the request id lets an operator find the log line")
+            #expect(!read.body.contains("not json"), "no internals in the answer")
+        }
+    }
+
     @Test func whatCannotBeAuditedIsNotServed() async throws {
         let (configuration, repository, fixture) = try await Self.isolatedGateway()
         let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)

@@ -82,4 +82,31 @@ import Testing
             #expect(Set(seen.matchIDs) == Set([ids["ongoing"]].compactMap { $0 }), "date=gt9999 reaches only the ongoing period")
         }
     }
+
+    @Test(arguments: StoreKind.available)
+    func noUpperBoundMeansEverythingDatedForEveryType(store: StoreKind) async throws {
+        let fixture = try await GatewayFixture.shared(store)
+        let token = fixture.token("acme", scope: "system/*.rs system/AuditEvent.rs")
+        try await fixture.withClient { client in
+            for (type, parameter) in [("Encounter", "date"), ("Patient", "birthdate"), ("MedicationRequest", "authoredon"), ("AuditEvent", "date")] {
+                func total(_ query: String) async throws -> Int {
+                    let response = try await client.get("/acme/r4/\(type)?\(query)&_summary=count", token: token)
+                    expectStatus(response, 200, "\(type)?\(query)")
+                    return response.json["total"] as? Int ?? -1
+                }
+                // The audit trail grows with every request (these included): bracket each count.
+                for query in ["\(parameter)=le9999-12-31", "\(parameter)=ge0001-01-01"] {
+                    let before = try await total("\(parameter):missing=false")
+                    let count = try await total(query)
+                    let after = try await total("\(parameter):missing=false")
+                    #expect(before > 0, "\(type) has dated rows")
+                    #expect(before <= count && count <= after, "\(type)?\(query) is every dated row (\(before) <= \(count) <= \(after))")
+                    if type != "AuditEvent" { #expect(count == before) }
+                }
+                #expect(try await total("\(parameter)=lt0001") == 0)
+                #expect(try await total("\(parameter)=sa9999") == 0)
+                #expect(try await total("\(parameter)=ge9999-12-31T23:00:00-14:00") == 0, "past the calendar in UTC")
+            }
+        }
+    }
 }
