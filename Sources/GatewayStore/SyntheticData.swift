@@ -40,7 +40,7 @@ enum SyntheticData {
 
 /// A small deterministic generator (SplitMix64), seeded per record so records are stable
 /// whatever the batch size, and the same index gives the same person in every tenant.
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed }

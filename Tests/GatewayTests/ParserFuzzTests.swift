@@ -4,6 +4,7 @@ import FHIRValidation
 import Foundation
 @testable import GatewayApp
 @testable import GatewayAuth
+@testable import GatewayStore
 import Testing
 
 /// Generator-driven fuzzing of every parser of client input: seeds (the corpus below) mutated with
@@ -22,16 +23,7 @@ import Testing
         "[", "]", "\u{FEFF}", "\u{1F600}", "T", "Z", "+14:00", "-14:00", "24:00:00", "0000", "9999", "00", "#", "?", "urn:uuid:",
     ]
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Generator = SplitMix64
 
     /// One mutation of a seed: insert, delete, replace, splice or repeat.
     static func mutate(_ seeds: [String], _ random: inout Generator) -> String {
@@ -55,7 +47,7 @@ import Testing
 
     /// Runs `body` on mutated seeds for the configured time.
     static func fuzz(_ name: String, seeds: [String], _ body: (String) throws -> Void) rethrows {
-        var random = Generator(state: seed ^ UInt64(truncatingIfNeeded: name.hashValue))
+        var random = Generator(seed: seed ^ SplitMix64.hash(name))
         let deadline = Date().addingTimeInterval(seconds)
         var runs = 0
         for seed in seeds { try body(seed) }
