@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// postgres-nio keeps a request waiting while it retries connecting (about a minute before its
 /// circuit breaker opens) and, once the database is back, retries on a backoff of many seconds. So:
-/// - a probe opens a direct connection and runs `SELECT 1` every ``probeInterval``; a probe that
+/// - a probe runs `SELECT 1` on a direct connection of its own every ``probeInterval``; a probe that
 ///   fails (connection refused or closed) marks the store unavailable, and so do two probes in a
 ///   row that take longer than ``probeTimeout`` (one slow answer on a loaded machine is no outage);
 /// - while unavailable, calls fail at once, and calls already waiting for a connection give up;
@@ -40,6 +40,7 @@ final class PostgresGatewayPool: Sendable {
     private let logger: Logger
     private let clients: Mutex<Clients>
     private let available = Atomic<Bool>(true)
+    private let probeConnection = Mutex<PostgresConnection?>(nil)
 
     enum ProbeResult { case answered, failed, timedOut }
 
@@ -74,6 +75,9 @@ final class PostgresGatewayPool: Sendable {
             } else {
                 await reconnect()
             }
+        }
+        if let connection = probeConnection.withLock({ current -> PostgresConnection? in defer { current = nil }; return current }) {
+            try? await connection.close()
         }
         let runners = clients.withLock { [$0.poolRunner].compactMap { $0 } + Array($0.retired.values) }
         for runner in runners { runner.cancel() }
@@ -129,11 +133,23 @@ final class PostgresGatewayPool: Sendable {
             let resume: @Sendable (ProbeResult) -> Void = { result in once.withLock { $0.take() }?.resume(returning: result) }
             Task {
                 do {
-                    let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-                    defer { Task { try? await connection.close() } }
+                    // One connection serves every probe while it lives; a stopped server closes it, and
+                    // the next probe fails at once instead of waiting for a timeout.
+                    let connection: PostgresConnection
+                    if let open = self.probeConnection.withLock({ $0 }), !open.isClosed {
+                        connection = open
+                    } else {
+                        connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                        self.probeConnection.withLock { $0 = connection }
+                    }
                     try await connection.query("SELECT 1", logger: logger)
                     resume(clock.now <= deadline ? .answered : .timedOut)
                 } catch {
+                    let dropped = self.probeConnection.withLock { current -> PostgresConnection? in
+                        defer { current = nil }
+                        return current
+                    }
+                    if let dropped { try? await dropped.close() }
                     resume(clock.now <= deadline ? .failed : .timedOut)
                 }
             }
