@@ -141,21 +141,27 @@ struct BundleController {
             // Conditional creates first: one that matches points its fullUrl at the existing resource.
             for (index, item) in plan.enumerated() where item.condition != nil {
                 do {
-                    let outcome = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now)
+                    let outcome = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now,
+                                                           recordsAudit: false)
                     if outcome.matchedExisting, let fullUrl = item.fullUrl { map[fullUrl] = "\(outcome.type)/\(outcome.id)" }
                     outcomes[index] = outcome
                 } catch { throw Self.named(error, index: index) }
             }
             for (index, item) in plan.enumerated() where item.condition == nil {
                 do {
-                    outcomes[index] = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now)
+                    outcomes[index] = try await pipeline.apply(item, resource: Self.rewrite(item.resource, map), in: transaction, now: now,
+                                                               recordsAudit: false)
                 } catch { throw Self.named(error, index: index) }
             }
             let ordered = plan.indices.compactMap { outcomes[$0] }
-            // The transaction's own record commits with its entries' writes and records.
+            // The entries' records and the transaction's own commit with the writes, chained in one
+            // step at the end so the tenant's chain lock is held only for it.
             if let auditor = pipeline.auditor {
-                let written = ordered.filter { !$0.matchedExisting }.map(\.resource)
-                try await transaction.appendAudit([auditor.record(interaction: "transaction", status: 200, resources: written)])
+                let written = zip(plan, ordered).filter { !$0.1.matchedExisting }
+                let records = written.map { item, outcome in
+                    auditor.record(interaction: item.isUpdate ? "update" : "create", status: outcome.status, resources: [outcome.resource])
+                } + [auditor.record(interaction: "transaction", status: 200, resources: written.map(\.1.resource))]
+                try await transaction.appendAudit(records)
             }
             return ordered
         }

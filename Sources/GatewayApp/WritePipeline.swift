@@ -162,7 +162,10 @@ struct WritePipeline {
 
     /// Runs a prepared write inside `transaction`: the conditional match, the version check, the
     /// write and its index, then the check that the stored resource is inside the writing grant.
-    func apply(_ item: Prepared, resource: JSON, in transaction: HMSRepository.StoredTransaction, now: Int64) async throws -> Outcome {
+    /// `recordsAudit` false: the caller chains the records itself, once, at the end of a longer
+    /// transaction (the tenant's chain lock is then held only for that last step).
+    func apply(_ item: Prepared, resource: JSON, in transaction: HMSRepository.StoredTransaction, now: Int64,
+               recordsAudit: Bool = true) async throws -> Outcome {
         if let condition = item.condition {
             let matches = try await transaction.confined(to: item.matchScope).matches(condition)
             if matches.count > 1 { throw FHIRError(status: 412, code: .duplicate, "the condition matched several resources; refine the criteria") }
@@ -206,7 +209,7 @@ struct WritePipeline {
             throw FHIRError.forbidden("the token's grant does not cover the resource as written (patient compartment or scope filter)")
         }
         let status = item.isUpdate ? 200 : 201
-        if let auditor {
+        if recordsAudit, let auditor {
             try await transaction.appendAudit([auditor.record(interaction: item.isUpdate ? "update" : "create", status: status, resources: [stored])])
         }
         return Outcome(status: status, type: item.type, id: item.id, versionID: String(versionID), lastUpdated: lastUpdated,
