@@ -15,8 +15,9 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     var tenant: ResolvedTenant?
     var interaction: FHIRInteraction?
     var subjects: AuditSubjects?
-    /// Set by ``ContentNegotiationMiddleware``.
+    /// Set by ``ContentNegotiationMiddleware``: the response media type and the parsed query.
     var contentType: String?
+    var parameters: [(String, String)] = []
     /// Set by ``AuthenticationMiddleware``: the proof that the token and tenant checks passed.
     var scope: TenantScope?
 

@@ -27,7 +27,7 @@ struct InteractionDispatcher: HTTPResponder {
               let subjects = context.subjects, let contentType = context.contentType else {
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
-        let parameters = try QueryString.parse(request.uri.query)
+        let parameters = context.parameters
         let auditor = WriteAuditor(tenantID: scope.tenantID, request: context.state.snapshot, scope: scope, address: context.address, baseURL: tenant.baseURL)
         if interaction == .bundle {
             let controller = BundleController(services: services, tenant: tenant, scope: scope, policy: ScopePolicy(scope: scope.scope), subjects: subjects,

@@ -43,7 +43,7 @@ struct ReferenceChecker {
 
     /// Problems with the references (422 issues); `extraIDs` are resources created earlier in the same transaction.
     func problems(in resource: JSON, type: String, extraIDs: Set<String> = []) async throws -> [OutcomeIssue] {
-        var issues = Self.subjectProblems(in: resource, type: type)
+        var issues = Self.subjectProblems(in: resource, type: type, baseURL: tenant.baseURL)
         var lookups: [String: [(path: String, id: String)]] = [:]
         let contained = resource["contained"]?.arrayValue ?? []
         let containedIDs = Set(contained.compactMap { $0["id"]?.stringValue })
@@ -94,7 +94,7 @@ struct ReferenceChecker {
     /// A lab result's `subject` decides whose chart it joins, who may read it and whom the audit names:
     /// it must be a literal reference to a Patient (identifier-only, display-only and contained
     /// subjects cannot be resolved inside the tenant, so they are refused).
-    static func subjectProblems(in resource: JSON, type: String) -> [OutcomeIssue] {
+    static func subjectProblems(in resource: JSON, type: String, baseURL: String) -> [OutcomeIssue] {
         guard TenantConfiguration.writableResourceTypes.contains(type), let subject = resource["subject"] else { return [] }
         let path = "\(type).subject"
         guard let reference = subject["reference"]?.stringValue else {
@@ -106,10 +106,8 @@ struct ReferenceChecker {
         if let declared = subject["type"]?.stringValue, declared != "Patient" {
             return [OutcomeIssue(code: .processing, diagnostics: "subject must be a Patient", expression: [path])]
         }
-        let target = reference.split(separator: "/").reversed().dropFirst().first
-        let history = reference.contains("/_history/")
-        let typeSegment = history ? reference.split(separator: "/").reversed().dropFirst(3).first : target
-        if typeSegment != "Patient", !reference.contains("://"), !reference.hasPrefix("urn:") {
+        // Other servers' and unparseable references are refused by the reference check itself.
+        if let local = LocalReference.parse(reference, baseURL: baseURL), local.type != "Patient" {
             return [OutcomeIssue(code: .processing, diagnostics: "subject must be a Patient", expression: [path])]
         }
         return []

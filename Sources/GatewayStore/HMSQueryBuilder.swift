@@ -359,11 +359,6 @@ struct HMSQueryBuilder {
         return statement
     }
 
-    /// The first second of year 1 and the first second after year 9999: both stores hold exactly
-    /// the instants in between (stored values outside are clamped at write time).
-    static let firstStorableSecond = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
-    static let endOfStorableTime = Int64(CivilTime.days(year: 10000, month: 1, day: 1)) * 86400
-
     /// R4 date semantics on a point (`end` nil) or a period column pair. Bounds beyond the storable
     /// years become constant conditions instead of values no store can compare correctly: `le9999`
     /// matches every dated row, `gt9999` only ongoing periods, `lt0001` nothing.
@@ -420,11 +415,11 @@ struct HMSQueryBuilder {
         let everyDatedRow: SQLStatement = "\(unsafeRaw: column) IS NOT NULL"
         switch comparison {
         case .below:
-            if bound >= endOfStorableTime { return everyDatedRow }
-            if bound <= firstStorableSecond { return never }
+            if bound >= StorableTime.end { return everyDatedRow }
+            if bound <= StorableTime.firstSecond { return never }
         case .atLeast:
-            if bound <= firstStorableSecond { return everyDatedRow }
-            if bound >= endOfStorableTime { return never }
+            if bound <= StorableTime.firstSecond { return everyDatedRow }
+            if bound >= StorableTime.end { return never }
         }
         let value: SQLBind = kind == .date ? .date(CivilTime.isoDate(epochSeconds: bound)) : .timestamp(CivilTime.isoInstant(epochSeconds: bound))
         return "\(unsafeRaw: column) \(unsafeRaw: comparison == .below ? "<" : ">=") \(value)"

@@ -142,10 +142,8 @@ extension HMSRepository {
         let index = version.index
         let updated = SQLBind.timestamp(CivilTime.isoInstant(epochSeconds: version.lastUpdated))
         // Both stores hold years 1 to 9999; an instant just outside (a zone offset at the edge) is clamped.
-        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
-        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400 + 86399
         func time(_ seconds: Int64?) -> SQLBind {
-            seconds.map { .timestamp(CivilTime.isoInstant(epochSeconds: min(max($0, earliest), latest))) } ?? .null
+            seconds.map { .timestamp(CivilTime.isoInstant(epochSeconds: StorableTime.clamped($0))) } ?? .null
         }
         let values: [SQLBind] = [
             .integer(Int64(version.versionID)), updated, .text(version.body),
@@ -205,22 +203,15 @@ extension HMSRepository {
         var statement = SQLStatement("SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ?",
                                      [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
         if let before = window.before { statement.append(" AND t.version_id < ?", .integer(Int64(before))) }
-        if let since = window.since { statement.append(" AND t.last_updated >= ?", .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(since)))) }
+        if let since = window.since { statement.append(" AND t.last_updated >= ?", .timestamp(CivilTime.isoInstant(epochSeconds: StorableTime.clamped(since)))) }
         if let at = window.at {
             // The version current at `lower` and every later one stored before `upper`.
-            statement.append(" AND t.last_updated < ?", .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(at.upper))))
+            statement.append(" AND t.last_updated < ?", .timestamp(CivilTime.isoInstant(epochSeconds: StorableTime.clamped(at.upper))))
             statement.append(" AND t.version_id >= COALESCE((SELECT MAX(v.version_id) FROM stored_resource_versions v WHERE v.tenant_id = t.tenant_id AND v.resource_type = t.resource_type AND v.id = t.id AND v.last_updated <= ?), 0)",
-                             .timestamp(CivilTime.isoInstant(epochSeconds: Self.storable(at.lower))))
+                             .timestamp(CivilTime.isoInstant(epochSeconds: StorableTime.clamped(at.lower))))
         }
         statement.append(" ORDER BY t.version_id DESC LIMIT \(max(1, min(window.limit, 1000)))")
         return try await tracked { try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID) }
-    }
-
-    /// An instant clamped to the years both stores hold (1 to 9999).
-    static func storable(_ seconds: Int64) -> Int64 {
-        let earliest = Int64(CivilTime.days(year: 1, month: 1, day: 1)) * 86400
-        let latest = Int64(CivilTime.days(year: 9999, month: 12, day: 31)) * 86400 + 86399
-        return min(max(seconds, earliest), latest)
     }
 
     /// One version of a stored resource.
