@@ -106,17 +106,23 @@ final class PostgresBackend: DatabaseBackend {
         return bindings
     }
 
+    /// One statement, one round trip: autocommit, with the tenant set by ``tenantScoped(_:tenantID:)``.
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow] {
         let logger = self.logger
-        return try await Self.unwrapped {
-            try await pool.withConnection { connection in
-                try await connection.withTransaction(logger: logger) { connection in
-                    let transaction = Transaction(connection: connection, logger: logger)
-                    if let tenantID { try await transaction.setTenant(tenantID) }
-                    return try await transaction.query(statement, columns: columns)
-                }
-            }
+        let scoped = tenantID.map { Self.tenantScoped(statement, tenantID: $0) } ?? statement
+        return try await pool.withConnection { connection in
+            try await Transaction(connection: connection, logger: logger).query(scoped, columns: columns)
         }
+    }
+
+    /// `statement` as one autocommit statement that sets `app.tenant_id` for its own implicit
+    /// transaction before it reads anything. The uncorrelated sub-select becomes an init plan in the
+    /// gating one-time filter above every scan of `statement`, so it runs first; the setting is
+    /// transaction-local and ends with the statement. Should the order ever differ, the policy reads
+    /// no tenant and the query sees nothing (it fails closed), and the statement's own tenant
+    /// predicate still holds.
+    static func tenantScoped(_ statement: SQLStatement, tenantID: String) -> SQLStatement {
+        "SELECT * FROM (\(statement)) AS tenant_scoped WHERE (SELECT set_config('app.tenant_id', \(SQLBind.text(tenantID)), true)) IS NOT NULL"
     }
 
     /// postgres-nio wraps whatever a transaction throws; callers see the error itself (a FHIR

@@ -65,6 +65,29 @@ struct PostgresSecurityTests {
         }
     }
 
+    @Test func aTenantScopedStatementSetsItsTenantForItselfOnly() async throws {
+        let acme = HMSSeeder.tenantID(slug: "acme")
+        let globex = HMSSeeder.tenantID(slug: "globex")
+        // No tenant predicate of its own: only the statement's setting and the policy confine it.
+        let scoped = PostgresBackend.tenantScoped("SELECT t.tenant_id::text AS tenant, count(*) AS total FROM patients t GROUP BY t.tenant_id", tenantID: acme)
+        try await Self.withGatewayRole { client in
+            try await client.withConnection { connection in
+                let query = PostgresQuery(unsafeSQL: scoped.postgresSQL(), binds: try PostgresBackend.bindings(scoped.binds))
+                var seen: [String: Int] = [:]
+                for try await (tenant, total) in try await connection.query(query, logger: testLogger).decode((String, Int).self) { seen[tenant] = total }
+                #expect(seen == [acme: TestTenants.patientsPerTenant])
+                #expect(seen[globex] == nil)
+                // The same connection afterwards: no tenant, and the policy sees nothing.
+                var setting: String? = "unset"
+                for try await value in try await connection.query("SELECT current_setting('app.tenant_id', true)", logger: testLogger).decode(String?.self) {
+                    setting = value
+                }
+                #expect(setting == nil || setting == "")
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM patients"); #expect(value == 0) }
+            }
+        }
+    }
+
     @Test func theGatewayRoleCannotWriteOwnOrBypass() async throws {
         try await Self.withGatewayRole { client in
             try await client.withConnection { connection in
