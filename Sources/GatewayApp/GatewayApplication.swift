@@ -36,6 +36,7 @@ public enum GatewayApplication {
         do { tenantIDs = try await store.tenantIDs() } catch {
             throw StartupError(description: "cannot read the HMS tenant registry: is the database migrated and reachable?")
         }
+        store.sealWaitingAuditInBackground(tenantIDs: configuration.tenants.compactMap { tenantIDs[$0.slug] })
         let renderer = try CapabilityStatementRenderer()
         var tenants: [String: ResolvedTenant] = [:]
         for tenant in configuration.tenants {

@@ -32,6 +32,70 @@ enum AuditSchema {
     /// 2 covers every column. Existing rows keep 1.
     static let hashSchemeStatements = ["ALTER TABLE audit_events ADD COLUMN hash_scheme INTEGER NOT NULL DEFAULT 1"]
 
+    /// Records waiting to be chained (schema version 5). A request's record is inserted here, in the
+    /// request's own statement or transaction, with no lock, and durable before the response; the
+    /// sealer then chains a tenant's waiting records in arrival order into `audit_events`.
+    static func pendingStatements(_ dialect: HMSSchema.Dialect) -> [String] {
+        let uuid = HMSSchema.typeName(.uuid, dialect)
+        let time = HMSSchema.typeName(.timestamp, dialect)
+        let arrival = dialect == .postgres ? "arrival bigint GENERATED ALWAYS AS IDENTITY," : "arrival INTEGER PRIMARY KEY AUTOINCREMENT,"
+        let key = dialect == .postgres ? ",\n  PRIMARY KEY (tenant_id, arrival)" : ""
+        return [
+            """
+            CREATE TABLE IF NOT EXISTS audit_pending (
+              \(arrival)
+              tenant_id \(uuid) NOT NULL,
+              id \(uuid) NOT NULL,
+              recorded \(time) NOT NULL,
+              action TEXT NOT NULL,
+              subtype TEXT NOT NULL,
+              outcome TEXT NOT NULL,
+              agent TEXT,
+              patients TEXT NOT NULL,
+              body TEXT NOT NULL\(key)
+            )
+            """,
+        ] + (dialect == .postgres ? [] : ["CREATE INDEX IF NOT EXISTS audit_pending_tenant_idx ON audit_pending (tenant_id, arrival)"])
+    }
+
+    /// The gateway role inserts and reads waiting records of its tenant; it can only take them out
+    /// through `gw_audit_seal`, which moves them into the chain in the same statement, so no role
+    /// below the schema owner can drop a record once written.
+    static func postgresPendingSecurityStatements(gatewayRole: String) -> [String] {
+        HMSSchema.tenantIsolation("audit_pending") + [
+            "REVOKE ALL ON audit_pending FROM \"\(gatewayRole)\"",
+            "GRANT SELECT, INSERT ON audit_pending TO \"\(gatewayRole)\"",
+            """
+            CREATE OR REPLACE FUNCTION gw_audit_seal(p_tenant uuid, p_seals jsonb) RETURNS integer
+              LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+              AS $$
+              DECLARE
+                moved integer;
+              BEGIN
+                IF p_tenant IS DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid THEN
+                  RAISE EXCEPTION 'gw_audit_seal: not the transaction''s tenant';
+                END IF;
+                INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body,
+                                          previous_hash, hash, hash_scheme)
+                  SELECT p.tenant_id, s.sequence, p.id, p.recorded, p.action, p.subtype, p.outcome, p.agent, p.patients, p.body,
+                         s.previous, s.hash, 2
+                    FROM jsonb_to_recordset(p_seals) AS s(arrival bigint, sequence bigint, previous text, hash text)
+                    JOIN audit_pending p ON p.tenant_id = p_tenant AND p.arrival = s.arrival;
+                GET DIAGNOSTICS moved = ROW_COUNT;
+                IF moved <> jsonb_array_length(p_seals) THEN
+                  RAISE EXCEPTION 'gw_audit_seal: waiting records are missing';
+                END IF;
+                DELETE FROM audit_pending p USING jsonb_to_recordset(p_seals) AS s(arrival bigint)
+                 WHERE p.tenant_id = p_tenant AND p.arrival = s.arrival;
+                RETURN moved;
+              END
+              $$
+            """,
+            "REVOKE ALL ON FUNCTION gw_audit_seal(uuid, jsonb) FROM PUBLIC",
+            "GRANT EXECUTE ON FUNCTION gw_audit_seal(uuid, jsonb) TO \"\(gatewayRole)\"",
+        ]
+    }
+
     /// The gateway role may insert and read audit rows of its tenant, never update, delete or truncate them.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
         HMSSchema.tenantIsolation("audit_events") + [

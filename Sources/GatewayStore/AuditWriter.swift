@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Group commit for audit records: requests wait until their record is durably chained, and
-/// records that arrive while a batch is being written go together in the next one.
+/// Group commit for audit records: requests wait until their record is durably stored, and
+/// records that arrive while a batch is being written go together in the next one. Chaining
+/// happens after, off the request's path (``AuditSealer``).
 public final class AuditWriter: Sendable {
     private struct Pending {
         let record: HMSRepository.AuditRecord
@@ -42,19 +43,20 @@ public final class AuditWriter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var byTenant: [String: [HMSRepository.AuditRecord]] = [:]
-            var order: [String] = []
-            for item in batch {
-                if byTenant[item.record.tenantID] == nil { order.append(item.record.tenantID) }
-                byTenant[item.record.tenantID, default: []].append(item.record)
-            }
-            // Tenants in a stable order, so two replicas flushing the same tenants cannot deadlock.
-            let batches = order.sorted().map { (tenantID: $0, records: byTenant[$0] ?? []) }
-            do {
-                try await repository.appendAudit(batches)
-                for item in batch { item.continuation.resume() }
-            } catch {
-                for item in batch { item.continuation.resume(throwing: error) }
+            var byTenant: [String: [Pending]] = [:]
+            for item in batch { byTenant[item.record.tenantID, default: []].append(item) }
+            // One statement per tenant (row-level security checks each row against one tenant), all at once.
+            await withDiscardingTaskGroup { group in
+                for (tenantID, items) in byTenant {
+                    group.addTask {
+                        do {
+                            try await self.repository.enqueueAudit(tenantID: tenantID, records: items.map(\.record))
+                            for item in items { item.continuation.resume() }
+                        } catch {
+                            for item in items { item.continuation.resume(throwing: error) }
+                        }
+                    }
+                }
             }
         }
     }

@@ -60,63 +60,99 @@ extension HMSRepository {
         HMSColumn("body", .text), HMSColumn("previous_hash", .text), HMSColumn("hash", .text), HMSColumn("hash_scheme", .integer),
     ]
 
-    /// Appends records in one transaction: per tenant, in order, under that tenant's chain lock,
-    /// with one multi-row insert. Tenants are switched inside the transaction, so a batch of many
-    /// tenants still costs one commit.
-    /// Records per insert statement: 13 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
+    /// Records per insert statement: 9 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
     static let auditInsertChunk = 500
 
-    public func appendAudit(_ batches: [(tenantID: String, records: [AuditRecord])]) async throws {
-        guard let first = batches.first?.tenantID else { return }
-        beginCall()
-        defer { endCall() }
-        try await backend.withWriteTransaction(tenantID: first, lockKeys: []) { transaction in
-            for (tenantID, records) in batches where !records.isEmpty {
-                try await transaction.setTenant(tenantID)
-                try await Self.appendChain(tenantID: tenantID, records: records, transaction: transaction)
+    /// Stores `records` of one tenant as waiting to be chained: one autocommit statement per chunk,
+    /// taking no lock, durable when it returns. The sealer chains them shortly after.
+    public func enqueueAudit(tenantID: String, records: [AuditRecord]) async throws {
+        guard records.allSatisfy({ $0.tenantID == tenantID }) else { throw StoreError("audit records of another tenant") }
+        try await tracked {
+            for start in stride(from: 0, to: records.count, by: Self.auditInsertChunk) {
+                let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
+                try await backend.insertScoped(Self.pendingInsert, values: Self.pendingValues(chunk), tenantID: tenantID)
             }
+        }
+        sealer.schedule(tenantID)
+    }
+
+    static let pendingInsert: SQLStatement = "INSERT INTO audit_pending (tenant_id, id, recorded, action, subtype, outcome, agent, patients, body) "
+
+    static func pendingValues(_ records: ArraySlice<AuditRecord>) -> SQLStatement {
+        var values: SQLStatement = "VALUES "
+        for (index, record) in records.enumerated() {
+            // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
+            let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
+            let binds: [SQLBind] = [.uuid(record.tenantID), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
+                                    .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
+                                    .text(record.patients.joined(separator: ",")), .text(record.event.serializedString)]
+            values.append(index == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?)", binds)
+        }
+        return values
+    }
+
+    /// Inserts waiting records inside a write transaction, so they commit with its writes.
+    static func enqueueAudit(_ records: [AuditRecord], transaction: any DatabaseTransaction) async throws {
+        for start in stride(from: 0, to: records.count, by: auditInsertChunk) {
+            let chunk = records[start..<min(start + auditInsertChunk, records.count)]
+            try await transaction.execute("\(pendingInsert)\(pendingValues(chunk))")
         }
     }
 
-    /// Chains `records` onto the tenant's trail inside `transaction`, under the tenant's chain lock.
-    static func appendChain(tenantID: String, records: [AuditRecord], transaction: any DatabaseTransaction) async throws {
-        guard !records.isEmpty else { return }
-        try await transaction.lock("audit|\(tenantID)")
-        let last = try await transaction.query(
-            SQLStatement("SELECT sequence, hash FROM audit_events WHERE tenant_id = ? ORDER BY sequence DESC LIMIT 1", [.uuid(tenantID)]),
-            columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
-        var sequence = last?.integer("sequence") ?? 0
-        var previous = last?.string("hash") ?? Self.genesisHash
-        // Chunks keep every statement under both stores' bind-parameter limits.
-        var start = 0
-        while start < records.count {
-            let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
-            var insert = SQLStatement("""
-                INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme) VALUES
-                """)
-            for (index, record) in chunk.enumerated() {
+    /// Chains every waiting record of the tenant now (before the trail is read, verified or exported).
+    public func sealAudit(tenantID: String) async throws {
+        try await tracked { try await sealer.seal(tenantID) }
+    }
+
+    /// Chains what earlier processes left waiting (a crash between a request and its seal), one
+    /// tenant after another, in the background; a tenant that fails is retried by its next seal.
+    public func sealWaitingAuditInBackground(tenantIDs: [String]) {
+        let sealer = self.sealer
+        Task {
+            for tenantID in tenantIDs { try? await sealer.seal(tenantID) }
+        }
+    }
+
+    /// Records chained per transaction.
+    static let sealChunk = 500
+
+    static let pendingColumns = [
+        HMSColumn("arrival", .integer), HMSColumn("id", .uuid), HMSColumn("recorded", .timestamp), HMSColumn("action", .text),
+        HMSColumn("subtype", .text), HMSColumn("outcome", .text), HMSColumn("agent", .text), HMSColumn("patients", .text), HMSColumn("body", .text),
+    ]
+
+    /// Chains up to ``sealChunk`` of the tenant's oldest waiting records, under the tenant's chain
+    /// lock, in one transaction; returns how many.
+    static func sealChunk(tenantID: String, backend: any DatabaseBackend) async throws -> Int {
+        try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: ["audit|\(tenantID)"]) { transaction in
+            let pending = try await transaction.query(
+                "SELECT arrival, id, recorded, action, subtype, outcome, agent, patients, body FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY arrival LIMIT \(sealChunk)",
+                columns: pendingColumns)
+            guard !pending.isEmpty else { return 0 }
+            let last = try await transaction.query(
+                "SELECT sequence, hash FROM audit_events WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY sequence DESC LIMIT 1",
+                columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
+            var sequence = last?.integer("sequence") ?? 0
+            var previous = last?.string("hash") ?? genesisHash
+            var seals: [JSON] = []
+            for row in pending {
+                guard let arrival = row.integer("arrival"), let id = row.string("id"), let recorded = row.integer("recorded"),
+                      let action = row.string("action"), let subtype = row.string("subtype"), let outcome = row.string("outcome"),
+                      let body = row.string("body") else { throw StoreError("a waiting audit record is incomplete") }
                 sequence += 1
-                let body = record.event.serializedString
-                let patients = record.patients.joined(separator: ",")
-                // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
-                let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
-                let hash = Self.chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: record.id, recorded: record.recorded,
-                                          action: record.action, subtype: record.subtype, outcome: record.outcome, agent: agent,
-                                          patients: patients, body: body)
-                let values: [SQLBind] = [.uuid(tenantID), .integer(sequence), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                         .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
-                                         .text(patients), .text(body), .text(previous), .text(hash), .integer(Self.currentHashScheme)]
-                let row: SQLStatement = index == 0 ? " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                insert.append(row, values)
+                let hash = chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: id, recorded: recorded, action: action,
+                                     subtype: subtype, outcome: outcome, agent: row.string("agent"), patients: row.string("patients") ?? "", body: body)
+                seals.append(.object(["arrival": .int(Int(arrival)), "sequence": .int(Int(sequence)), "previous": .string(previous), "hash": .string(hash)]))
                 previous = hash
             }
-            try await transaction.execute(insert)
-            start += chunk.count
+            try await transaction.sealAudit(tenantID: tenantID, seals: JSON.array(seals).serializedString)
+            return pending.count
         }
     }
 
     /// Audit rows of a tenant in chain order, starting after `sequence` (for verification and export).
     public func auditEvents(tenantID: String, after sequence: Int64, limit: Int) async throws -> [HMSRow] {
+        if sequence == 0 { try await sealAudit(tenantID: tenantID) }
         let statement = SQLStatement(
             "SELECT sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme FROM audit_events t WHERE t.tenant_id = ? AND t.sequence > ? ORDER BY t.sequence LIMIT \(max(1, limit))",
             [.uuid(tenantID), .integer(sequence)])
@@ -170,6 +206,7 @@ extension HMSRepository {
 
     /// The newest record of a tenant's chain: what an anchor signs.
     public func auditHead(tenantID: String) async throws -> (sequence: Int64, hash: String)? {
+        try await sealAudit(tenantID: tenantID)
         let statement = SQLStatement("SELECT sequence, hash FROM audit_events t WHERE t.tenant_id = ? ORDER BY t.sequence DESC LIMIT 1", [.uuid(tenantID)])
         let row = try await tracked {
             try await backend.query(statement, columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)], tenantID: tenantID)

@@ -74,10 +74,11 @@ extension HMSRepository {
             try await current(resourceType, id: id)?.integer("version_id").map(Int.init)
         }
 
-        /// Chains audit records of this transaction's tenant in the same commit as its writes.
+        /// Stores audit records of this transaction's tenant in the same commit as its writes; they
+        /// are chained after the commit.
         public func appendAudit(_ records: [AuditRecord]) async throws {
             guard records.allSatisfy({ $0.tenantID == scope.tenantID }) else { throw ScopeMismatch() }
-            try await HMSRepository.appendChain(tenantID: scope.tenantID, records: records, transaction: transaction)
+            try await HMSRepository.enqueueAudit(records, transaction: transaction)
         }
 
         public func insert(_ version: StoredVersion) async throws {
@@ -109,9 +110,11 @@ extension HMSRepository {
                                                    _ body: @Sendable (StoredTransaction) async throws -> T) async throws -> T {
         beginCall()
         defer { endCall() }
-        return try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKeys: lockKeys) { transaction in
+        let result = try await backend.withWriteTransaction(tenantID: scope.tenantID, lockKeys: lockKeys) { transaction in
             try await body(StoredTransaction(transaction: transaction, scope: scope))
         }
+        sealer.schedule(scope.tenantID)
+        return result
     }
 
     /// Creates `version`, or with `ifNoneExist` returns the single existing match instead. Creates

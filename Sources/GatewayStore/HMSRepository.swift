@@ -13,10 +13,12 @@ public final class HMSRepository: Sendable {
     public let kind: String
     private let inFlight = Atomic<Int>(0)
     public let maximumConnections: Int
+    let sealer: AuditSealer
 
-    init(backend: any DatabaseBackend, kind: String) {
+    init(backend: any DatabaseBackend, kind: String, logger: Logger) {
         self.backend = backend
         self.kind = kind
+        self.sealer = AuditSealer(backend: backend, logger: logger)
         self.maximumConnections = kind == "postgres" ? PostgresBackend.maximumConnections : 1
     }
 
@@ -37,9 +39,9 @@ public final class HMSRepository: Sendable {
     public static func open(_ database: GatewayConfiguration.Database, logger: Logger) async throws -> HMSRepository {
         switch database {
         case .sqlite(let path):
-            return HMSRepository(backend: try await SQLiteBackend.open(path: path, logger: logger), kind: "sqlite")
+            return HMSRepository(backend: try await SQLiteBackend.open(path: path, logger: logger), kind: "sqlite", logger: logger)
         case .postgres(let url, let migrationURL):
-            return HMSRepository(backend: try PostgresBackend(url: url, migrationURL: migrationURL, logger: logger), kind: "postgres")
+            return HMSRepository(backend: try PostgresBackend(url: url, migrationURL: migrationURL, logger: logger), kind: "postgres", logger: logger)
         }
     }
 
@@ -84,6 +86,7 @@ public final class HMSRepository: Sendable {
     public func read(_ resourceType: String, id: String, scope: TenantScope) async throws -> HMSRow? {
         guard let table = HMSResourceTable.for(resourceType) else { return nil }
         guard let statement = HMSQueryBuilder(table: table, scope: scope).read(id: id) else { return nil }
+        try await sealIfAudit(table, scope: scope)
         return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }.first
     }
 
@@ -128,6 +131,7 @@ public final class HMSRepository: Sendable {
     /// One page of a search: up to `request.count` rows after `position`, and where the next page starts.
     public func search(_ request: SearchRequest, after position: PagePosition?, scope: TenantScope) async throws -> (rows: [HMSRow], next: PagePosition?) {
         guard let table = HMSResourceTable.for(request.resourceType) else { return ([], nil) }
+        try await sealIfAudit(table, scope: scope)
         let builder = HMSQueryBuilder(table: table, scope: scope)
         let statement = builder.search(request, after: position, limit: request.count + 1)
         var rows = try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
@@ -150,8 +154,14 @@ public final class HMSRepository: Sendable {
 
     public func count(_ request: SearchRequest, scope: TenantScope) async throws -> Int {
         guard let table = HMSResourceTable.for(request.resourceType) else { return 0 }
+        try await sealIfAudit(table, scope: scope)
         let statement = HMSQueryBuilder(table: table, scope: scope).count(request)
         let rows = try await tracked { try await backend.query(statement, columns: [HMSColumn("total", .integer)], tenantID: scope.tenantID) }
         return Int(rows.first?.integer("total") ?? 0)
+    }
+
+    /// A read of the audit trail sees every record written before it: waiting ones are chained first.
+    private func sealIfAudit(_ table: HMSResourceTable, scope: TenantScope) async throws {
+        if table.resourceType == "AuditEvent" { try await sealAudit(tenantID: scope.tenantID) }
     }
 }

@@ -97,9 +97,9 @@ final class PostgresBackend: DatabaseBackend {
         var bindings = PostgresBindings(capacity: binds.count)
         for bind in binds {
             switch bind {
-            case .text(let text), .uuid(let text), .date(let text), .timestamp(let text), .decimal(let text): try bindings.append(text)
-            case .integer(let number): try bindings.append(Int64(number))
-            case .bool(let value): try bindings.append(value)
+            case .text(let text), .uuid(let text), .date(let text), .timestamp(let text), .decimal(let text): bindings.append(text)
+            case .integer(let number): bindings.append(Int64(number))
+            case .bool(let value): bindings.append(value)
             case .null: bindings.appendNull()
             }
         }
@@ -112,6 +112,14 @@ final class PostgresBackend: DatabaseBackend {
         let scoped = tenantID.map { Self.tenantScoped(statement, tenantID: $0) } ?? statement
         return try await pool.withConnection { connection in
             try await Transaction(connection: connection, logger: logger).query(scoped, columns: columns)
+        }
+    }
+
+    func insertScoped(_ insert: SQLStatement, values: SQLStatement, tenantID: String) async throws {
+        let logger = self.logger
+        let statement: SQLStatement = "\(insert)SELECT * FROM (\(values)) AS scoped_values WHERE (SELECT set_config('app.tenant_id', \(SQLBind.text(tenantID)), true)) IS NOT NULL"
+        try await pool.withConnection { connection in
+            try await Transaction(connection: connection, logger: logger).execute(statement)
         }
     }
 
@@ -209,7 +217,8 @@ final class PostgresBackend: DatabaseBackend {
 
         func execute(_ statement: SQLStatement) async throws {
             let query = PostgresQuery(unsafeSQL: statement.postgresSQL(), binds: try PostgresBackend.bindings(statement.binds))
-            try await connection.query(query, logger: logger)
+            // A statement that returns rows reports an error raised while it runs only to whoever reads its rows.
+            for try await _ in try await connection.query(query, logger: logger) {}
         }
 
         func setTenant(_ tenantID: String) async throws {
@@ -218,6 +227,10 @@ final class PostgresBackend: DatabaseBackend {
 
         func lock(_ key: String) async throws {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
+        }
+
+        func sealAudit(tenantID: String, seals: String) async throws {
+            try await execute("SELECT gw_audit_seal(\(SQLBind.uuid(tenantID)), \(SQLBind.text(seals))::jsonb)")
         }
     }
 

@@ -82,6 +82,7 @@ enum Migrations {
             (2, StoredResourceSchema.statements(dialect) + (postgres ? StoredResourceSchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (3, AuditSchema.statements(dialect) + (postgres ? AuditSchema.postgresSecurityStatements(gatewayRole: role) : AuditSchema.sqliteTriggers)),
             (4, AuditSchema.hashSchemeStatements),
+            (5, AuditSchema.pendingStatements(dialect) + (postgres ? AuditSchema.postgresPendingSecurityStatements(gatewayRole: role) : [])),
         ]
     }
 }

@@ -240,11 +240,11 @@ import Testing
             let creates = records.filter { $0.string("subtype") == "create" }
             #expect(creates.count == 1 && creates.first?.string("body")?.contains("Observation/\(id)") == true, "exactly one record, naming the result")
 
-            try await Self.execute(repository, "ALTER TABLE audit_events RENAME TO audit_events_offline")
+            try await Self.execute(repository, "ALTER TABLE audit_pending RENAME TO audit_pending_offline")
             let refused = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient, code: "789-8"), token: token)
             #expect(refused.status >= 500)
             #expect(!refused.body.contains("789-8"))
-            try await Self.execute(repository, "ALTER TABLE audit_events_offline RENAME TO audit_events")
+            try await Self.execute(repository, "ALTER TABLE audit_pending_offline RENAME TO audit_pending")
             let stored = try await client.get("/acme/r4/Observation?patient=\(patient)&code=789-8", token: token)
             #expect(stored.matchIDs.isEmpty, "a write whose record could not be written was not stored either")
             #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
@@ -273,7 +273,7 @@ import Testing
         let patient = GatewayFixture.patientID("acme", 1)
         try await application.test(.router) { client in
             expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme")), 200)
-            try await Self.execute(repository, "ALTER TABLE audit_events RENAME TO audit_events_offline")
+            try await Self.execute(repository, "ALTER TABLE audit_pending RENAME TO audit_pending_offline")
             let refused = try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme"))
             expectStatus(refused, 503)
             #expect(refused.issueCode == "transient")
@@ -281,8 +281,29 @@ import Testing
             let search = try await client.get("/acme/r4/Patient?_count=5", token: fixture.token("acme"))
             expectStatus(search, 503)
             #expect(!search.body.contains("family"))
-            try await Self.execute(repository, "ALTER TABLE audit_events_offline RENAME TO audit_events")
+            try await Self.execute(repository, "ALTER TABLE audit_pending_offline RENAME TO audit_pending")
             expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme")), 200)
         }
+    }
+
+    @Test func recordsWaitDurablyWhileTheChainCannotBeWrittenAndAreChainedAfter() async throws {
+        let (configuration, repository, fixture) = try await Self.isolatedGateway()
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
+        let tenantID = HMSSeeder.tenantID(slug: "acme")
+        let before = try await repository.auditEvents(tenantID: tenantID, after: 0, limit: 1000).count
+        try await application.test(.router) { client in
+            try await Self.execute(repository, "ALTER TABLE audit_events RENAME TO audit_events_offline")
+            for number in 1...3 {
+                expectStatus(try await client.get("/acme/r4/Patient/\(GatewayFixture.patientID("acme", number))", token: fixture.token("acme")), 200)
+            }
+            // The chain is unavailable: a read of the trail fails rather than showing a partial one.
+            await #expect(throws: (any Error).self) { _ = try await repository.auditEvents(tenantID: tenantID, after: 0, limit: 1000) }
+            try await Self.execute(repository, "ALTER TABLE audit_events_offline RENAME TO audit_events")
+        }
+        let rows = try await repository.auditEvents(tenantID: tenantID, after: 0, limit: 1000)
+        let reads = rows.dropFirst(before).filter { $0.string("subtype") == "read" }
+        #expect(reads.count == 3, "every served read was recorded, then chained")
+        #expect(reads.map { $0.integer("sequence") ?? 0 } == Array(Int64(before + 1)...Int64(before + 3)))
+        #expect(try await repository.verifyAudit(tenantID: tenantID).firstBreak == nil)
     }
 }

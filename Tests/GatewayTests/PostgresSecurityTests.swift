@@ -147,11 +147,17 @@ extension PostgresSecurityTests {
         }
         let acme = HMSSeeder.tenantID(slug: "acme")
         try await Self.withGatewayRole { client in
-            for statement in ["UPDATE audit_events SET outcome = '0'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+            let initech = HMSSeeder.tenantID(slug: "initech")
+            let tampering = ["UPDATE audit_events SET outcome = '0'", "DELETE FROM audit_events", "TRUNCATE audit_events",
+                             "UPDATE audit_pending SET outcome = '0'", "DELETE FROM audit_pending", "TRUNCATE audit_pending",
+                             // The seal function only moves waiting records of the transaction's own tenant, and all it is given.
+                             "SELECT gw_audit_seal('\(initech)', '[]'::jsonb)",
+                             "SELECT gw_audit_seal('\(acme)', '[{\"arrival\": -1, \"sequence\": 999999, \"previous\": \"x\", \"hash\": \"y\"}]'::jsonb)"]
+            for statement in tampering {
                 await #expect(throws: (any Error).self, "\(statement)") {
                     try await client.withTransaction(logger: testLogger) { connection in
                         try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: testLogger)
+                        for try await _ in try await connection.query(PostgresQuery(unsafeSQL: statement), logger: testLogger) {}
                     }
                 }
             }

@@ -1,0 +1,70 @@
+import Logging
+import Synchronization
+
+/// Chains waiting audit records into each tenant's trail, in the background after requests and on
+/// demand before the trail is read. One seal per tenant runs at a time in this process; across
+/// processes the tenant's chain lock orders them.
+final class AuditSealer: Sendable {
+    private let backend: any DatabaseBackend
+    private let logger: Logger
+    /// Tenants with a background seal running; true when more records arrived meanwhile.
+    private let running = Mutex<[String: Bool]>([:])
+
+    /// Lets a burst of records arrive before a background seal, so one transaction chains them all.
+    static let gatherDelay: Duration = .milliseconds(20)
+    static let retryDelays: [Duration] = [.milliseconds(200), .seconds(1), .seconds(5)]
+
+    init(backend: any DatabaseBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Chains every record of the tenant waiting now.
+    func seal(_ tenantID: String) async throws {
+        while try await HMSRepository.sealChunk(tenantID: tenantID, backend: backend) == HMSRepository.sealChunk {}
+    }
+
+    /// Seals the tenant soon, in the background. Records left by a failure stay waiting, durable,
+    /// until the next seal of the tenant (a request, a read of the trail, or the start-up sweep).
+    func schedule(_ tenantID: String) {
+        let start = running.withLock { running in
+            if running[tenantID] != nil {
+                running[tenantID] = true
+                return false
+            }
+            running[tenantID] = false
+            return true
+        }
+        guard start else { return }
+        Task { await self.sealUntilQuiet(tenantID) }
+    }
+
+    private func sealUntilQuiet(_ tenantID: String) async {
+        var failures = 0
+        while true {
+            try? await Task.sleep(for: Self.gatherDelay)
+            do {
+                try await seal(tenantID)
+                failures = 0
+            } catch {
+                if failures == Self.retryDelays.count {
+                    logger.error("audit records wait to be chained", metadata: ["tenant_id": "\(tenantID)", "error": "\(String(reflecting: type(of: error)))"])
+                    running.withLock { _ = $0.removeValue(forKey: tenantID) }
+                    return
+                }
+                try? await Task.sleep(for: Self.retryDelays[failures])
+                failures += 1
+                continue
+            }
+            let again = running.withLock { running -> Bool in
+                if running[tenantID] == true {
+                    running[tenantID] = false
+                    return true
+                }
+                running.removeValue(forKey: tenantID)
+                return false
+            }
+            if !again { return }
+        }
+    }
+}
