@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # Benchmarks the release build against a throwaway PostgreSQL, in one run:
 #   bare route (HTTP ceiling), GET Patient/<id>, Patient?family=..., Encounter?patient=...&date=ge...,
-#   at 1 tenant and at 1,000 tenants of the same total size, plus pgbench on the same SQL.
-# Usage: bench/run.sh [--patients N] [--tenants M] [--duration SECONDS] [--connections C] [--seed-scale N]
+#   at 1 tenant and at 1,000 tenants of the same total size, plus pgbench on the same SQL, plus lab writes
+#   with synchronous_commit on (the headline) and off. Prints Markdown and writes bench/results/latest.json.
+# Usage: bench/run.sh [--binary PATH] [--scenario NAME[,NAME...]] [--json PATH] [--patients N] [--tenants M]
+#                     [--duration SECONDS] [--connections C] [--seed-scale N]
+#   --binary PATH  use this release build of fhir-gateway instead of building one; --help lists the scenarios.
 set -euo pipefail
+export BENCH_COMMAND="bench/run.sh${1+ $*}"
+
+BINARY=""
+ARGUMENTS=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --binary) BINARY=$(realpath "${2:?--binary needs a path}"); shift ;;
+    -h|--help) exec python3 "$(dirname "$0")/run.py" --help ;;
+    *) ARGUMENTS+=("$1") ;;
+  esac
+  shift
+done
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-echo "== release build"
-swift build -c release --scratch-path .build-release --product fhir-gateway 2>&1 | tail -n 1
-BINARY=$(swift build -c release --scratch-path .build-release --show-bin-path)/fhir-gateway
+if [ -z "$BINARY" ]; then
+  echo "== release build"
+  swift build -c release --scratch-path .build-release --product fhir-gateway 2>&1 | tail -n 1
+  BINARY=$(swift build -c release --scratch-path .build-release --show-bin-path)/fhir-gateway
+fi
+[ -x "$BINARY" ] || { echo "bench/run.sh: $BINARY is not an executable" >&2; exit 1; }
+echo "== gateway: $BINARY"
 
 trap stop_postgres EXIT INT TERM
-start_postgres fhir_bench shared_buffers=512MB synchronous_commit=off
+# synchronous_commit keeps its default here: run.py sets it per database and reports it with every figure.
+start_postgres fhir_bench shared_buffers=512MB
 export BENCH_PG_PORT=$PGPORT BENCH_PGBIN=$PGBIN BENCH_BINARY=$BINARY
-python3 bench/run.py "$@"
+python3 bench/run.py "${ARGUMENTS[@]}"

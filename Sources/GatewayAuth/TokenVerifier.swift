@@ -1,3 +1,4 @@
+import Crypto
 import FHIRModels
 import Foundation
 import GatewayConfig
@@ -30,9 +31,13 @@ public final class TokenVerifier: Sendable {
         let expiresAt: Int64
     }
 
+    /// Verified tokens by the SHA-256 of tenant and token: the cache holds no token, and a
+    /// full cache costs 10,000 small entries whatever the tokens' size.
+    typealias CacheKey = SHA256.Digest
+
     private let keyStates: Mutex<[String: KeyState]>
     private let jwksURLs: [String: String]
-    private let cache = Mutex<[String: CachedScope]>([:])
+    private let cache = Mutex<[CacheKey: CachedScope]>([:])
     private let logger: Logger
 
     init(keySets: [String: TenantKeySet], jwksURLs: [String: String], logger: Logger) {
@@ -92,7 +97,7 @@ public final class TokenVerifier: Sendable {
         guard authorization.utf8.count <= Self.maximumTokenBytes + 7 else { throw .oversizedToken }
         guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { throw .malformedToken }
         let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        let cacheKey = tenant.slug + " " + token
+        let cacheKey = SHA256.hash(data: Data((tenant.slug + " " + token).utf8))
 
         if let cached = cache.withLock({ $0[cacheKey] }) {
             guard now <= cached.expiresAt + Self.leewaySeconds else { throw .expired }
@@ -169,6 +174,8 @@ public final class TokenVerifier: Sendable {
         do {
             let fresh = try await Self.fetch(url: url)
             keyStates.withLock { $0[slug] = KeyState(keySet: fresh, fetchedAt: now) }
+            // A key the issuer withdrew must not keep its tokens alive in the cache.
+            cache.withLock { entries in entries = entries.filter { $0.value.scope.slug != slug } }
             if let key = fresh.keys[kid] { return key }
         } catch {
             logger.warning("JWKS refresh failed", metadata: ["tenant": "\(slug)"])
