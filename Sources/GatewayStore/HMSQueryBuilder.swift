@@ -312,13 +312,19 @@ struct HMSQueryBuilder {
         var statement = SQLStatement("(")
         for (index, column) in columns.enumerated() {
             if index > 0 { statement.append(" OR ") }
+            let stored = HMSSchema.hasFoldedColumn(table: table.table, column: column.name)
+            let folded = stored ? "t.\(HMSSchema.foldedColumnName(column.name))" : "gw_fold(t.\(column.name))"
             switch modifier {
             case "exact":
                 statement.append("t.\(unsafeRaw: column.name) = ?", .text(text))
             case "contains":
-                statement.append("gw_fold(t.\(unsafeRaw: column.name)) LIKE ? ESCAPE '\\'", .text("%" + Self.likeEscaped(TextFolding.fold(text)) + "%"))
+                statement.append("\(unsafeRaw: folded) LIKE ? ESCAPE '\\'", .text("%" + Self.likeEscaped(TextFolding.fold(text)) + "%"))
             default:
-                statement.append("gw_fold(t.\(unsafeRaw: column.name)) LIKE ? ESCAPE '\\'", .text(Self.likeEscaped(TextFolding.fold(text)) + "%"))
+                if stored {
+                    statement.append("starts_with(\(unsafeRaw: folded), ?)", .text(TextFolding.fold(text)))
+                } else {
+                    statement.append("\(unsafeRaw: folded) LIKE ? ESCAPE '\\'", .text(Self.likeEscaped(TextFolding.fold(text)) + "%"))
+                }
             }
         }
         statement.append(")")

@@ -194,6 +194,42 @@ enum HMSSchema {
         return statements
     }
 
+    /// Name columns searched by prefix, each with a stored folded copy (schema version 6): a search
+    /// compares `starts_with(<column>_folded, <folded prefix>)`, which PostgreSQL marks leakproof and
+    /// so plans as an index range under row-level security (`gw_fold(...) LIKE` it cannot).
+    static let foldedColumns: [String: [String]] = [
+        "hospitals": ["name"],
+        "patients": ["family_name", "given_name", "middle_name"],
+        "doctors": ["family_name", "given_name"],
+    ]
+
+    static func foldedColumnName(_ column: String) -> String { column + "_folded" }
+
+    static func hasFoldedColumn(table: String, column: String) -> Bool {
+        foldedColumns[table]?.contains(column) ?? false
+    }
+
+    /// Adds the folded columns and their indexes, and drops the expression indexes they replace.
+    /// SQLite can only add virtual generated columns; PostgreSQL stores them.
+    static func foldedColumnStatements(_ dialect: Dialect) -> [String] {
+        var statements: [String] = []
+        for (table, columns) in foldedColumns.sorted(by: { $0.key < $1.key }) {
+            for column in columns {
+                let folded = foldedColumnName(column)
+                switch dialect {
+                case .postgres:
+                    statements.append("ALTER TABLE \(table) ADD COLUMN IF NOT EXISTS \(folded) text GENERATED ALWAYS AS (gw_fold(\(column))) STORED")
+                    statements.append("CREATE INDEX IF NOT EXISTS \(table)_tenant_id_\(folded)_prefix_idx ON \(table) (tenant_id, \(folded) text_pattern_ops)")
+                case .sqlite:
+                    statements.append("ALTER TABLE \(table) ADD COLUMN \(folded) TEXT GENERATED ALWAYS AS (gw_fold(\(column))) VIRTUAL")
+                    statements.append("CREATE INDEX IF NOT EXISTS \(table)_tenant_id_\(folded)_prefix_idx ON \(table) (tenant_id, \(folded))")
+                }
+                statements.append("DROP INDEX IF EXISTS \(table)_tenant_id_\(column)_folded_idx")
+            }
+        }
+        return statements
+    }
+
     static let postgresPrelude = [
         "CREATE EXTENSION IF NOT EXISTS unaccent",
         """

@@ -27,9 +27,15 @@ final class SQLiteBackend: DatabaseBackend {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         _ = try await connection.query("PRAGMA busy_timeout = 5000", [])
         _ = try await connection.query("PRAGMA foreign_keys = ON", [])
-        try await connection.install(customFunction: SQLiteCustomFunction("gw_fold", argumentCount: 1, pure: true) { arguments in
+        // indirect: the folded name columns are generated with it, so the schema itself calls it.
+        try await connection.install(customFunction: SQLiteCustomFunction("gw_fold", argumentCount: 1, pure: true, indirect: true) { arguments in
             guard case .text(let text) = arguments.first else { return nil as String? }
             return TextFolding.fold(text)
+        })
+        // PostgreSQL's `starts_with`, so both stores run the same prefix search.
+        try await connection.install(customFunction: SQLiteCustomFunction("starts_with", argumentCount: 2, pure: true) { arguments in
+            guard arguments.count == 2, case .text(let text) = arguments[0], case .text(let prefix) = arguments[1] else { return nil as Bool? }
+            return text.utf8.starts(with: prefix.utf8)
         })
         return connection
     }

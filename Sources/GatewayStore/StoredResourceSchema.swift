@@ -83,6 +83,7 @@ enum Migrations {
             (3, AuditSchema.statements(dialect) + (postgres ? AuditSchema.postgresSecurityStatements(gatewayRole: role) : AuditSchema.sqliteTriggers)),
             (4, AuditSchema.hashSchemeStatements),
             (5, AuditSchema.pendingStatements(dialect) + (postgres ? AuditSchema.postgresPendingSecurityStatements(gatewayRole: role) : [])),
+            (6, HMSSchema.foldedColumnStatements(dialect)),
         ]
     }
 }

@@ -1,0 +1,44 @@
+import FHIRSearch
+@testable import GatewayAuth
+@testable import GatewayStore
+import HMSMapping
+import PostgresNIO
+import Testing
+
+/// Under row-level security PostgreSQL turns only leakproof conditions into index conditions: a
+/// name search must reach the folded-name index as a range, not filter the whole tenant row by row.
+@Suite(.enabled(if: StoreKind.postgresURL != nil, "needs the PostgreSQL started by scripts/test.sh"))
+struct SearchPlanTests {
+    static func plan(_ type: String, _ parameters: [(String, String)], count: Bool = false) async throws -> String {
+        let tenantID = HMSSeeder.tenantID(slug: "acme")
+        let scope = TenantScope(slug: "acme", tenantID: tenantID, subject: nil, clientID: nil, scope: "system/*.rs", patient: nil, fhirUser: nil)
+        let parser = SearchParser(defaultCount: 10, maximumCount: 50, strict: true, baseURL: "https://fhir.test/acme/r4")
+        let request = try parser.parse(resourceType: type, parameters: parameters)
+        let builder = HMSQueryBuilder(table: try #require(HMSResourceTable.for(type)), scope: scope)
+        let statement = PostgresBackend.tenantScoped(count ? builder.count(request) : builder.search(request, after: nil, limit: 21), tenantID: tenantID)
+        return try await PostgresSecurityTests.withGatewayRole { client in
+            try await client.withConnection { connection in
+                // The test tenants are small enough for a scan to be cheapest; what matters is whether an index range is possible.
+                try await connection.query("SET enable_seqscan = off", logger: testLogger)
+                defer { Task { try? await connection.query("RESET enable_seqscan", logger: testLogger) } }
+                let query = PostgresQuery(unsafeSQL: "EXPLAIN " + statement.postgresSQL(), binds: try PostgresBackend.bindings(statement.binds))
+                var lines: [String] = []
+                for try await line in try await connection.query(query, logger: testLogger).decode(String.self) { lines.append(line) }
+                return lines.joined(separator: "\n")
+            }
+        }
+    }
+
+    @Test func namePrefixesAreIndexRanges() async throws {
+        for (type, parameter, column) in [("Patient", "family", "family_name_folded"), ("Patient", "given", "given_name_folded"),
+                                          ("Practitioner", "family", "family_name_folded"), ("Organization", "name", "name_folded")] {
+            // A page of a small table may rather walk the id order; a count has no order to prefer.
+            for count in type == "Patient" ? [false, true] : [true] {
+                let plan = try await Self.plan(type, [(parameter, "Zzyzx")], count: count)
+                #expect(plan.contains("Index Cond") && plan.contains("\(column) ~>=~ 'zzyzx'::text") && plan.contains("\(column) ~<~ 'zzyzy'::text"),
+                        "\(type)?\(parameter)\(count ? " (count)" : ""):\n\(plan)")
+                #expect(!plan.contains("Seq Scan"), "\(type)?\(parameter)")
+            }
+        }
+    }
+}
