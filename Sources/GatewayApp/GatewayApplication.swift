@@ -37,7 +37,8 @@ public enum GatewayApplication {
             throw StartupError(description: "cannot read the HMS tenant registry: is the database migrated and reachable?")
         }
         store.sealWaitingAuditInBackground(tenantIDs: configuration.tenants.compactMap { tenantIDs[$0.slug] })
-        let renderer = try CapabilityStatementRenderer()
+        let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(),
+                                        developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json")
         var tenants: [String: ResolvedTenant] = [:]
         for tenant in configuration.tenants {
             let baseURL = "\(configuration.server.publicBaseURL)/\(tenant.slug)/r4"
@@ -46,9 +47,7 @@ public enum GatewayApplication {
             }
             tenants[tenant.slug] = ResolvedTenant(
                 configuration: tenant, hmsTenantID: tenantIDs[tenant.slug], baseURL: baseURL,
-                capability: renderer.render(tenant: tenant, baseURL: baseURL),
-                smartConfiguration: SmartConfiguration.document(tenant: tenant, developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json"),
-                mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet))
+                mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet), documents: documents)
         }
         let secret: String
         if let configured = configuration.server.cursorSecret {

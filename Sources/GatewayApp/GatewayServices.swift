@@ -5,15 +5,17 @@ import GatewayStore
 import HMSMapping
 import Logging
 
-/// A configured tenant joined with its HMS id and its pre-rendered public documents.
+/// A configured tenant joined with its HMS id; its public documents are rendered on first use.
 struct ResolvedTenant: Sendable {
     let configuration: TenantConfiguration
     /// Nil when the HMS has no such tenant: its data routes answer 503 until it exists.
     let hmsTenantID: String?
     let baseURL: String
-    let capability: CapabilityStatementRenderer.Rendered
-    let smartConfiguration: JSON
     let mapping: MappingContext
+    let documents: TenantDocuments
+
+    var capability: CapabilityStatementRenderer.Rendered { documents.documents(for: self).capability }
+    var smartConfiguration: JSON { documents.documents(for: self).smartConfiguration }
 }
 
 /// Everything request handling needs, built once by `buildApplication`.

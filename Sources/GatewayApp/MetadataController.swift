@@ -23,11 +23,12 @@ enum MetadataController {
                 continue
             }
         }
-        let etag = summary ? tenant.capability.summaryEtag : tenant.capability.etag
+        let capability = tenant.capability
+        let etag = summary ? capability.summaryEtag : capability.etag
         let headers = [("ETag", etag), ("Cache-Control", "no-cache")]
         if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
             return FHIRResponse.notModified(headers: headers)
         }
-        return FHIRResponse.json(summary ? tenant.capability.summary : tenant.capability.full, contentType: contentType, headers: headers)
+        return FHIRResponse.json(summary ? capability.summary : capability.full, contentType: contentType, headers: headers)
     }
 }
