@@ -52,7 +52,18 @@ extension HMSRepository {
         return hex(SHA256.hash(data: Data(JSON.array(fields).serialized)))
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex, without `String(format:)` (which dominated sealing in a profile).
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(SHA256.byteCount * 2)
+        for byte in digest {
+            bytes.append(hexDigits[Int(byte >> 4)])
+            bytes.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     static let auditColumns = [
         HMSColumn("sequence", .integer), HMSColumn("id", .uuid), HMSColumn("recorded", .timestamp), HMSColumn("action", .text),

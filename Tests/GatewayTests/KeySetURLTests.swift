@@ -51,6 +51,8 @@ import Testing
     @Test func rotatedKeysAreFetchedAndUnknownKidsAreRateLimited() async throws {
         let fixture = try await GatewayFixture.shared(.sqlite)
         let server = try KeyServer()
+        // The test process may end before the server is released: stop it here, not only in deinit.
+        defer { server.process.terminate() }
         try server.publish([TestKeys.jwk(ec: TestKeys.globexEC, kid: "rotating-1")])
         try await server.start()
         let probes = server.fetches

@@ -1,6 +1,7 @@
 import FHIRModels
 import FHIRSearch
 @testable import GatewayAuth
+import GatewayStore
 import Testing
 
 @Suite struct JSONParserTests {
@@ -77,5 +78,13 @@ import Testing
         #expect(throws: FHIRError.self) { try strict.parse(resourceType: "Patient", parameters: [("unknown", "x")]) }
         let lenient = try parser.parse(resourceType: "Patient", parameters: [("unknown", "x"), ("family.name", "y")])
         #expect(lenient.clauses.isEmpty && lenient.ignoredParameters == ["unknown", "family.name"])
+    }
+}
+
+@Suite struct AuditHashTests {
+    @Test func chainHashesAreLowercaseHexSHA256() {
+        // SHA-256 of 64 zeros, a newline and the body, computed outside Swift (Python's hashlib).
+        let hash = HMSRepository.chainHash(previous: HMSRepository.genesisHash, body: #"{"resourceType":"AuditEvent"}"#)
+        #expect(hash == "2f20fae1cd35641bdd9e01cdb8a4200c1f345470d27bb66c03325c61274c8cca")
     }
 }
