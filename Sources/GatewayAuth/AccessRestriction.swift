@@ -13,6 +13,11 @@ public struct AccessRestriction: Sendable {
         self.clauses = clauses
     }
 
+    /// True when nothing narrows the tenant for `resourceType`.
+    public func isNone(for resourceType: String) -> Bool {
+        patient == nil && (clauses[resourceType] ?? []).isEmpty
+    }
+
     /// Types in the patient compartment this gateway serves, and the column naming the patient.
     public static let compartmentTypes: Set<String> = ["Patient", "Encounter", "MedicationRequest", "Observation", "DiagnosticReport"]
 }

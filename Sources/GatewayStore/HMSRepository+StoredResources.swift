@@ -172,12 +172,18 @@ extension HMSRepository {
         try await transaction.execute(SQLStatement(
             "INSERT INTO stored_resource_versions (tenant_id, resource_type, id, version_id, last_updated, body) VALUES (?, ?, ?, ?, ?, ?)",
             [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .integer(Int64(version.versionID)), updated, .text(version.body)]))
-        for token in index.tokens {
-            try await transaction.execute(SQLStatement(
-                "INSERT INTO stored_resource_tokens (tenant_id, resource_type, id, parameter, system, code) VALUES (?, ?, ?, ?, ?, ?)",
-                [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .text(token.parameter), .text(token.system), .text(token.code)]))
+        // One statement for all tokens; chunks keep it under both stores' bind-parameter limits.
+        for start in stride(from: 0, to: index.tokens.count, by: tokensPerStatement) {
+            var insert: SQLStatement = "INSERT INTO stored_resource_tokens (tenant_id, resource_type, id, parameter, system, code) VALUES "
+            for (position, token) in index.tokens[start..<min(start + tokensPerStatement, index.tokens.count)].enumerated() {
+                insert.append(position == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)",
+                              [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .text(token.parameter), .text(token.system), .text(token.code)])
+            }
+            try await transaction.execute(insert)
         }
     }
+
+    static let tokensPerStatement = 1_000
 
     static let versionColumns = [HMSColumn("id", .uuid), HMSColumn("version_id", .integer), HMSColumn("last_updated", .timestamp), HMSColumn("body", .text)]
 
