@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks the release build against a throwaway PostgreSQL, in one run:
 #   bare route (HTTP ceiling), GET Patient/<id>, Patient?family=..., Encounter?patient=...&date=ge...,
-#   at 1 tenant and at 1,000 tenants of the same total size, plus pgbench on the same SQL, plus lab writes
-#   with synchronous_commit on (the headline) and off. Prints Markdown and writes bench/results/latest.json.
+#   at 1 tenant, 1,000 tenants and 10,000 tenants of the same total size, plus pgbench on the same SQL, plus lab
+#   writes with synchronous_commit on (the headline) and off; with --seed-scale N the same reads and the
+#   size-sensitivity queries (with their query plans) against 1 tenant of N patients; start-up time and memory
+#   with 2 and 10,000 configured tenants; 10,000 keep-alive connections at a fixed request rate.
+#   Prints Markdown and writes bench/results/latest.json (and bench/results/plans.md).
 # Usage: bench/run.sh [--binary PATH] [--scenario NAME[,NAME...]] [--json PATH] [--patients N] [--tenants M]
-#                     [--duration SECONDS] [--connections C] [--seed-scale N]
+#                     [--tenants-large L] [--duration SECONDS] [--connections C] [--seed-scale N]
+#                     [--soak-seconds S] [--open-connections O] [--rate R]
 #   --binary PATH  use this release build of fhir-gateway instead of building one; --help lists the scenarios.
 set -euo pipefail
 export BENCH_COMMAND="bench/run.sh${1+ $*}"
@@ -31,8 +35,10 @@ fi
 [ -x "$BINARY" ] || { echo "bench/run.sh: $BINARY is not an executable" >&2; exit 1; }
 echo "== gateway: $BINARY"
 
+# The connections scenario holds 10,000 sockets in the client and as many in the gateway.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 trap stop_postgres EXIT INT TERM
 # synchronous_commit keeps its default here: run.py sets it per database and reports it with every figure.
 start_postgres fhir_bench shared_buffers=512MB
-export BENCH_PG_PORT=$PGPORT BENCH_PGBIN=$PGBIN BENCH_BINARY=$BINARY
+export BENCH_PG_PORT=$PGPORT BENCH_PGBIN=$PGBIN BENCH_BINARY=$BINARY BENCH_PG_LOG=$PGDIR/postgres.log
 python3 bench/run.py "${ARGUMENTS[@]}"

@@ -112,8 +112,9 @@ struct HMSQueryBuilder {
             default: columns = table.sortColumns[key.parameter] ?? []
             }
             for column in columns where !expressions.contains(where: { $0.column == column }) {
-                expressions.append(SortExpression(sql: "COALESCE(t.\(column.name), \(literal(Self.sentinel(column.kind), column.kind)))",
-                                                  kind: column.kind, descending: key.descending, column: column))
+                let sql = HMSSchema.isRequired(table: table.table, column: column.name)
+                    ? "t.\(column.name)" : "COALESCE(t.\(column.name), \(literal(Self.sentinel(column.kind), column.kind)))"
+                expressions.append(SortExpression(sql: sql, kind: column.kind, descending: key.descending, column: column))
             }
         }
         let idDescending = request.sort.first { $0.parameter == "_id" }?.descending ?? false

@@ -205,6 +205,20 @@ enum HMSSchema {
 
     static func foldedColumnName(_ column: String) -> String { column + "_folded" }
 
+    /// Whether the contract makes `column` of `table` NOT NULL (a sort on it needs no COALESCE,
+    /// and so can walk an index in order).
+    static func isRequired(table: String, column: String) -> Bool {
+        tables.first { $0.name == table }?.columns.first { $0.name == column }.map { !$0.nullable } ?? false
+    }
+
+    /// Indexes in the order of the name sorts (`_sort=family`, `Organization?_sort=name`), so a first
+    /// page reads 20 index entries instead of sorting the tenant (schema version 7).
+    static let sortIndexStatements = [
+        "CREATE INDEX IF NOT EXISTS patients_tenant_id_family_name_id_idx ON patients (tenant_id, family_name, id)",
+        "CREATE INDEX IF NOT EXISTS doctors_tenant_id_family_name_id_idx ON doctors (tenant_id, family_name, id)",
+        "CREATE INDEX IF NOT EXISTS hospitals_tenant_id_name_id_idx ON hospitals (tenant_id, name, id)",
+    ]
+
     static func hasFoldedColumn(table: String, column: String) -> Bool {
         foldedColumns[table]?.contains(column) ?? false
     }

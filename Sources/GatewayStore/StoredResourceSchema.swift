@@ -84,6 +84,7 @@ enum Migrations {
             (4, AuditSchema.hashSchemeStatements),
             (5, AuditSchema.pendingStatements(dialect) + (postgres ? AuditSchema.postgresPendingSecurityStatements(gatewayRole: role) : [])),
             (6, HMSSchema.foldedColumnStatements(dialect)),
+            (7, HMSSchema.sortIndexStatements),
         ]
     }
 }

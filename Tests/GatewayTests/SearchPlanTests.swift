@@ -41,4 +41,13 @@ struct SearchPlanTests {
             }
         }
     }
+
+    @Test func nameSortsWalkAnIndexInOrder() async throws {
+        for (type, sort, index) in [("Patient", "family", "patients_tenant_id_family_name_id_idx"),
+                                    ("Practitioner", "family", "doctors_tenant_id_family_name_id_idx"),
+                                    ("Organization", "name", "hospitals_tenant_id_name_id_idx")] {
+            let plan = try await Self.plan(type, [("_sort", sort), ("_count", "20")])
+            #expect(plan.contains(index) && !plan.contains("Sort Key"), "\(type)?_sort=\(sort) sorts the tenant:\n\(plan)")
+        }
+    }
 }

@@ -11,7 +11,10 @@ install_postgres_if_missing() {
 
 stop_postgres() {
   if [ -n "${PGDIR:-}" ]; then
-    "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true
+    # pg_ctl refuses to run as root, like initdb: stop the cluster as the user that runs it.
+    local runas=()
+    if [ "$(id -u)" = "0" ]; then runas=(runuser -u postgres --); fi
+    "${runas[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$PGDIR"
   fi
 }
