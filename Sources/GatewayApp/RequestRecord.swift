@@ -14,6 +14,7 @@ struct RequestRecord: Sendable {
     var scope: TenantScope?
 
     func log(to logger: Logger, status: Int, durationMilliseconds: Double) {
+        guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestID), "http.method": .string(method), "http.status": .stringConvertible(status),
             "duration_ms": .string(String(format: "%.2f", durationMilliseconds)),
