@@ -38,9 +38,13 @@ struct AuditMiddleware: RouterMiddleware {
         }
         let writer = services.audit
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for item in records { group.addTask { try await writer.append(item) } }
-                try await group.waitForAll()
+            if records.count == 1 {
+                try await writer.append(records[0])
+            } else {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for item in records { group.addTask { try await writer.append(item) } }
+                    try await group.waitForAll()
+                }
             }
         } catch {
             services.metrics.auditWriteFailed(tenant: tenant.configuration.slug)
