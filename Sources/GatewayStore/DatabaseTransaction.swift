@@ -8,7 +8,14 @@ protocol DatabaseTransaction: Sendable {
     func setTenant(_ tenantID: String) async throws
     /// Takes a lock held until the transaction ends (PostgreSQL advisory lock; SQLite has one writer).
     func lock(_ key: String) async throws
-    /// Moves the tenant's waiting audit records named in `seals` (a JSON array of `arrival`,
-    /// `sequence`, `previous`, `hash`) into the chain, in one step.
-    func sealAudit(tenantID: String, seals: String) async throws
+    /// Moves the tenant's waiting audit records named in `seals` into the chain, in one step.
+    func sealAudit(tenantID: String, seals: [AuditSeal]) async throws
+}
+
+/// Where one waiting audit record goes in its tenant's chain.
+struct AuditSeal: Sendable {
+    let arrival: Int64
+    let sequence: Int64
+    let previous: String
+    let hash: String
 }

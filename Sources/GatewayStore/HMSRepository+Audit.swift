@@ -145,7 +145,7 @@ extension HMSRepository {
                 columns: [HMSColumn("sequence", .integer), HMSColumn("hash", .text)]).first
             var sequence = last?.integer("sequence") ?? 0
             var previous = last?.string("hash") ?? genesisHash
-            var seals: [JSON] = []
+            var seals: [AuditSeal] = []
             for row in pending {
                 guard let arrival = row.integer("arrival"), let id = row.string("id"), let recorded = row.integer("recorded"),
                       let action = row.string("action"), let subtype = row.string("subtype"), let outcome = row.string("outcome"),
@@ -153,10 +153,10 @@ extension HMSRepository {
                 sequence += 1
                 let hash = chainHash(previous: previous, tenantID: tenantID, sequence: sequence, id: id, recorded: recorded, action: action,
                                      subtype: subtype, outcome: outcome, agent: row.string("agent"), patients: row.string("patients") ?? "", body: body)
-                seals.append(.object(["arrival": .int(Int(arrival)), "sequence": .int(Int(sequence)), "previous": .string(previous), "hash": .string(hash)]))
+                seals.append(AuditSeal(arrival: arrival, sequence: sequence, previous: previous, hash: hash))
                 previous = hash
             }
-            try await transaction.sealAudit(tenantID: tenantID, seals: JSON.array(seals).serializedString)
+            try await transaction.sealAudit(tenantID: tenantID, seals: seals)
             return pending.count
         }
     }

@@ -229,8 +229,12 @@ final class PostgresBackend: DatabaseBackend {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
         }
 
-        func sealAudit(tenantID: String, seals: String) async throws {
-            try await execute("SELECT gw_audit_seal(\(SQLBind.uuid(tenantID)), \(SQLBind.text(seals))::jsonb)")
+        func sealAudit(tenantID: String, seals: [AuditSeal]) async throws {
+            let list = JSON.array(seals.map { seal in
+                .object(["arrival": .number(String(seal.arrival)), "sequence": .number(String(seal.sequence)),
+                         "previous": .string(seal.previous), "hash": .string(seal.hash)])
+            })
+            try await execute("SELECT gw_audit_seal(\(SQLBind.uuid(tenantID)), \(SQLBind.text(list.serializedString))::jsonb)")
         }
     }
 

@@ -152,24 +152,22 @@ final class SQLiteBackend: DatabaseBackend {
         func setTenant(_ tenantID: String) async throws {}
         func lock(_ key: String) async throws {}
 
-        func sealAudit(tenantID: String, seals: String) async throws {
+        func sealAudit(tenantID: String, seals: [AuditSeal]) async throws {
             let tenant = SQLBind.uuid(tenantID)
-            let moved = try await query("""
-                SELECT count(*) AS moved FROM json_each(\(SQLBind.text(seals))) AS s
-                  JOIN audit_pending p ON p.tenant_id = \(tenant) AND p.arrival = json_extract(s.value, '$.arrival')
-                """, columns: [HMSColumn("moved", .integer)]).first?.integer("moved")
-            guard let moved, moved == ((try? JSONParser.parse(seals))?.arrayValue?.count ?? -1) else { throw StoreError("waiting audit records are missing") }
+            var list: SQLStatement = "WITH s (arrival, sequence, previous, hash) AS (VALUES "
+            var arrivals: SQLStatement = ""
+            for (index, seal) in seals.enumerated() {
+                list.append(index == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)", [.integer(seal.arrival), .integer(seal.sequence), .text(seal.previous), .text(seal.hash)])
+                arrivals.append(index == 0 ? "?" : ", ?", [.integer(seal.arrival)])
+            }
             try await execute("""
-                INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme)
-                SELECT p.tenant_id, json_extract(s.value, '$.sequence'), p.id, p.recorded, p.action, p.subtype, p.outcome, p.agent, p.patients, p.body,
-                       json_extract(s.value, '$.previous'), json_extract(s.value, '$.hash'), 2
-                  FROM json_each(\(SQLBind.text(seals))) AS s
-                  JOIN audit_pending p ON p.tenant_id = \(tenant) AND p.arrival = json_extract(s.value, '$.arrival')
+                \(list)) INSERT INTO audit_events (tenant_id, sequence, id, recorded, action, subtype, outcome, agent, patients, body, previous_hash, hash, hash_scheme)
+                SELECT p.tenant_id, s.sequence, p.id, p.recorded, p.action, p.subtype, p.outcome, p.agent, p.patients, p.body, s.previous, s.hash, 2
+                  FROM s JOIN audit_pending p ON p.tenant_id = \(tenant) AND p.arrival = s.arrival
                 """)
-            try await execute("""
-                DELETE FROM audit_pending WHERE tenant_id = \(tenant)
-                   AND arrival IN (SELECT json_extract(value, '$.arrival') FROM json_each(\(SQLBind.text(seals))))
-                """)
+            let moved = try await query("SELECT changes() AS moved", columns: [HMSColumn("moved", .integer)]).first?.integer("moved")
+            guard moved == Int64(seals.count) else { throw StoreError("waiting audit records are missing") }
+            try await execute("DELETE FROM audit_pending WHERE tenant_id = \(tenant) AND arrival IN (\(arrivals))")
         }
     }
 

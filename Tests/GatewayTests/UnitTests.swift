@@ -88,3 +88,13 @@ import Testing
         #expect(hash == "2f20fae1cd35641bdd9e01cdb8a4200c1f345470d27bb66c03325c61274c8cca")
     }
 }
+
+@Suite struct JSONWriterTests {
+    @Test func stringsAreEscapedAndRoundTrip() throws {
+        let text = "plain \"quoted\" back\\slash\nline\ttab\r\u{01}\u{1F} é 漢字 🩺 end"
+        let serialized = JSON.string(text).serializedString
+        #expect(serialized == #""plain \"quoted\" back\\slash\nline\ttab\r\u0001\u001f é 漢字 🩺 end""#)
+        #expect(try JSONParser.parse(serialized) == .string(text))
+        #expect(JSON.string("").serializedString == #""""#)
+    }
+}
