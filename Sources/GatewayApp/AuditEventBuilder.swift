@@ -26,7 +26,7 @@ enum AuditEventBuilder {
 
     static func record(tenantID: String, record: RequestRecord, status: Int, scope: TenantScope?, subjects: AuditSubjects,
                        query: String?, address: String?) -> HMSRepository.AuditRecord {
-        let id = UUID().uuidString.lowercased()
+        let id = UUID().lowercasedString
         let now = Int64(Date().timeIntervalSince1970)
         let interaction = record.interaction ?? "unknown"
         let action = Self.action(for: interaction)

@@ -218,7 +218,7 @@ struct BundleController {
     static func responseBundle(_ type: String, _ entries: [JSON]) -> JSON {
         var bundle = JSONObject()
         bundle.append("resourceType", "Bundle")
-        bundle.append("id", UUID().uuidString.lowercased())
+        bundle.append("id", UUID().lowercasedString)
         bundle.append("type", type)
         bundle.append("entry", .array(entries))
         return .object(bundle)

@@ -24,7 +24,7 @@ struct BundleWriter {
     func json() -> JSON {
         var bundle = JSONObject()
         bundle.append("resourceType", "Bundle")
-        bundle.append("id", UUID().uuidString.lowercased())
+        bundle.append("id", UUID().lowercasedString)
         bundle.append("meta", .object(["lastUpdated": .string(CivilTime.isoInstant(epochSeconds: Int64(Date().timeIntervalSince1970)))]))
         bundle.append("type", "searchset")
         bundle.append("total", total.map(JSON.int))

@@ -149,7 +149,7 @@ struct WriteController {
         }
         var bundle = JSONObject()
         bundle.append("resourceType", "Bundle")
-        bundle.append("id", UUID().uuidString.lowercased())
+        bundle.append("id", UUID().lowercasedString)
         bundle.append("type", "history")
         if cursor == nil && next == nil { bundle.append("total", .int(entries.count)) }
         let selfURL = "\(tenant.baseURL)/\(type)/\(id)/_history" + (applied.isEmpty && cursor == nil ? "" : "?" + QueryString.format(applied + (cursor.map { [("_cursor", $0)] } ?? [])))

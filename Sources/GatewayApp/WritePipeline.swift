@@ -99,7 +99,7 @@ struct WritePipeline {
                 }
                 matchScope = writeScope.narrowed(to: searchScope.restriction)
             }
-            return Prepared(type: intent.type, id: UUID().uuidString.lowercased(), isUpdate: false, resource: intent.resource,
+            return Prepared(type: intent.type, id: UUID().lowercasedString, isUpdate: false, resource: intent.resource,
                             fullUrl: intent.fullUrl, condition: condition, expectedVersion: nil, writeScope: writeScope, matchScope: matchScope)
         case .update(let id):
             let writeScope = try ScopeAuthorization.scope(scope, policy: policy, access: .update, type: intent.type, baseURL: tenant.baseURL)

@@ -81,7 +81,7 @@ public struct DevelopmentIssuer: Sendable {
         claims.append("iat", .int(Int(now)))
         claims.append("nbf", .int(Int(now)))
         claims.append("exp", .int(Int(now + ttlSeconds)))
-        claims.append("jti", UUID().uuidString.lowercased())
+        claims.append("jti", UUID().lowercasedString)
         claims.append(tenantClaim, tenant)
         claims.append("azp", clientID)
         claims.append("scope", scope)

@@ -148,7 +148,7 @@ final class PostgresBackend: DatabaseBackend {
         for cell in row {
             guard cell.bytes != nil else { values[cell.columnName] = .null; continue }
             switch cell.dataType {
-            case .uuid: values[cell.columnName] = .text(try cell.decode(UUID.self).uuidString.lowercased())
+            case .uuid: values[cell.columnName] = .text(try cell.decode(UUID.self).lowercasedString)
             case .date: values[cell.columnName] = .text(CivilTime.isoDate(epochSeconds: Int64(try cell.decode(Date.self).timeIntervalSince1970)))
             case .timestamptz, .timestamp:
                 values[cell.columnName] = .integer(Int64(try cell.decode(Date.self).timeIntervalSince1970.rounded(.down)))

@@ -1,3 +1,4 @@
+import Foundation
 import FHIRModels
 import FHIRSearch
 @testable import GatewayAuth
@@ -96,5 +97,15 @@ import Testing
         #expect(serialized == #""plain \"quoted\" back\\slash\nline\ttab\r\u0001\u001f é 漢字 🩺 end""#)
         #expect(try JSONParser.parse(serialized) == .string(text))
         #expect(JSON.string("").serializedString == #""""#)
+    }
+}
+
+@Suite struct UUIDFormatTests {
+    @Test func lowercaseFormMatchesFoundation() {
+        for _ in 0..<1000 {
+            let uuid = UUID()
+            #expect(uuid.lowercasedString == uuid.uuidString.lowercased())
+        }
+        #expect(UUID(uuidString: "0005A772-C562-46E1-95F9-F12FBA03E8DA")?.lowercasedString == "0005a772-c562-46e1-95f9-f12fba03e8da")
     }
 }

@@ -39,7 +39,7 @@ struct RequestLogMiddleware: RouterMiddleware {
            supplied.utf8.allSatisfy(isRequestIDByte) {
             return supplied
         }
-        return UUID().uuidString.lowercased()
+        return UUID().lowercasedString
     }
 
     private static func isRequestIDByte(_ byte: UInt8) -> Bool {
