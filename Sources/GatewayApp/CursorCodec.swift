@@ -1,6 +1,7 @@
 import Crypto
 import FHIRModels
 import Foundation
+import GatewayAuth
 import GatewayStore
 
 /// Opaque paging cursors bound to a tenant, a resource type and the exact query. They are
@@ -15,7 +16,7 @@ struct CursorCodec: Sendable {
 
     static func queryDigest(_ parameters: [(String, String)]) -> String {
         let canonical = QueryString.format(parameters.filter { $0.0 != "_cursor" })
-        return base64URL(Data(SHA256.hash(data: Data(canonical.utf8))).prefix(16))
+        return Base64URL.encode(Data(SHA256.hash(data: Data(canonical.utf8))).prefix(16))
     }
 
     /// Longest cursor accepted (a cursor that carries a POSTed search's criteria is longer).
@@ -33,7 +34,7 @@ struct CursorCodec: Sendable {
         if carry { payload.append("p", .array(parameters.map { JSON.array([.string($0.0), .string($0.1)]) })) }
         let body = Data(JSON.object(payload).serialized)
         guard let sealed = try? AES.GCM.seal(body, using: key).combined else { return "" }
-        return Self.base64URL(sealed)
+        return Base64URL.encode(sealed)
     }
 
     /// The criteria a cursor carries (see `encode(carry:)`), if it is authentic, for this tenant and type.
@@ -50,7 +51,7 @@ struct CursorCodec: Sendable {
 
     private func open(_ cursor: String) throws(FHIRError) -> JSONObject {
         let invalid = FHIRError.badRequest("the paging cursor is invalid for this search", code: .invalid, expression: ["_cursor"])
-        guard cursor.utf8.count <= Self.maximumLength, let sealed = Self.data(Substring(cursor)), let box = try? AES.GCM.SealedBox(combined: sealed),
+        guard cursor.utf8.count <= Self.maximumLength, let sealed = Base64URL.decode(cursor).map({ Data($0) }), let box = try? AES.GCM.SealedBox(combined: sealed),
               let body = try? AES.GCM.open(box, using: key),
               let payload = try? JSONParser.parse([UInt8](body)), case .object(let object) = payload else { throw invalid }
         return object
@@ -64,15 +65,5 @@ struct CursorCodec: Sendable {
               object["q"]?.stringValue == Self.queryDigest(parameters),
               let id = object["i"]?.stringValue, let values = object["v"]?.arrayValue else { throw invalid }
         return PagePosition(sortValues: values.compactMap(\.stringValue), id: id)
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func data(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
     }
 }
