@@ -144,7 +144,7 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     static func row(_ row: PostgresRow) throws -> HMSRow {
-        var values: [String: HMSRow.Value] = [:]
+        var values = [String: HMSRow.Value](minimumCapacity: row.count)
         for cell in row {
             guard cell.bytes != nil else { values[cell.columnName] = .null; continue }
             switch cell.dataType {

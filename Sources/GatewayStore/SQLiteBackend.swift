@@ -139,7 +139,7 @@ final class SQLiteBackend: DatabaseBackend {
         func query(_ statement: SQLStatement, columns: [HMSColumn]) async throws -> [HMSRow] {
             let rows = try await connection.query(statement.sql, statement.binds.map(SQLiteBackend.data))
             return rows.map { row in
-                var values: [String: HMSRow.Value] = [:]
+                var values = [String: HMSRow.Value](minimumCapacity: columns.count)
                 for column in columns { values[column.name] = SQLiteBackend.value(row.column(column.name), kind: column.kind) }
                 return HMSRow(values: values)
             }
