@@ -36,5 +36,7 @@ FHIR_TEST_PG_STOP="$RUNAS ${PG_CTL[*]} -m fast -w stop >/dev/null" \
 FHIR_TEST_PG_START="$RUNAS ${PG_CTL[*]} -l $PGDIR/postgres.log -w -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off' start >/dev/null" \
 FHIR_TEST_PG_CONNECTIONS="$PGBIN/psql -h 127.0.0.1 -p $PGPORT -U postgres -d fhir_test -tAc \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'fhir_gateway'\"" \
   swift test --skip-build --filter DatabaseOutageTests
+echo "== pooled connections leave no memory behind (measured alone)"
+FHIR_TEST_POOL_MEMORY=1 swift test --skip-build --filter PoolMemoryTests
 echo "== validator tests"
 python3 -m pytest -q -p no:cacheprovider tools/test_validate_fhir.py

@@ -12,8 +12,8 @@ import Synchronization
 /// - while unavailable, calls fail at once, and calls already waiting for a connection give up;
 ///   a busy pool alone never does this: waiting for a free connection is not an outage;
 /// - while unavailable, each probe uses a fresh client; the first that connects replaces the
-///   pool's client, whose backoff would delay recovery (the old one keeps running for
-///   ``retirement`` so calls that picked it finish).
+///   pool's client, whose backoff would delay recovery (the old one keeps running until the calls
+///   that picked it finish, at most ``retirement``).
 final class PostgresGatewayPool: Sendable {
     static let probeInterval: Duration = .milliseconds(400)
     static let probeTimeout: Duration = .milliseconds(900)
@@ -28,8 +28,17 @@ final class PostgresGatewayPool: Sendable {
         var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
+    /// Calls running on one client, so a retired client stops as soon as its last call ends.
+    private final class Usage: Sendable {
+        private let calls = Atomic<Int>(0)
+        func begin() { calls.wrappingAdd(1, ordering: .relaxed) }
+        func end() { calls.wrappingSubtract(1, ordering: .relaxed) }
+        var isIdle: Bool { calls.load(ordering: .relaxed) == 0 }
+    }
+
     private struct Clients: Sendable {
         var pool: PostgresClient
+        var usage = Usage()
         var poolRunner: Task<Void, Never>?
         var retired: [Int: Task<Void, Never>] = [:]
         var nextRetirement = 0
@@ -87,7 +96,9 @@ final class PostgresGatewayPool: Sendable {
     /// Leases a connection and runs `body` with it; gives up as soon as the store is unavailable.
     func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         guard isAvailable else { throw Unavailable() }
-        let client = clients.withLock { $0.pool }
+        let (client, usage) = clients.withLock { ($0.pool, $0.usage) }
+        usage.begin()
+        defer { usage.end() }
         return try await Self.leased(from: client, giveUp: { [self] in !isAvailable }, body)
     }
 
@@ -166,9 +177,10 @@ final class PostgresGatewayPool: Sendable {
         guard await probe() == .answered else { return }
         let candidate = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let candidateRunner = Task { await candidate.run() }
-        let replaced = clients.withLock { clients -> Task<Void, Never>? in
-            let old = clients.poolRunner
+        let (replaced, replacedUsage) = clients.withLock { clients -> (Task<Void, Never>?, Usage) in
+            let old = (clients.poolRunner, clients.usage)
             clients.pool = candidate
+            clients.usage = Usage()
             clients.poolRunner = candidateRunner
             return old
         }
@@ -179,7 +191,9 @@ final class PostgresGatewayPool: Sendable {
             let key = clients.nextRetirement
             clients.nextRetirement += 1
             clients.retired[key] = Task {
-                try? await Task.sleep(for: Self.retirement)
+                // The old client keeps its fixed set of connections open: stop it once its calls are done.
+                let deadline = ContinuousClock.now + Self.retirement
+                while !replacedUsage.isIdle, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
                 replaced.cancel()
                 await replaced.value
                 _ = self.clients.withLock { $0.retired.removeValue(forKey: key) }

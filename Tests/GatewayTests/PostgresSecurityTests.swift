@@ -12,6 +12,7 @@ struct PostgresSecurityTests {
         _ = try await GatewayFixture.shared(.postgres)
         var configuration = try PostgresBackend.endpoint(StoreKind.postgresURL!).configuration
         configuration.options.maximumConnections = 1
+        configuration.options.minimumConnections = 1
         let client = PostgresClient(configuration: configuration, backgroundLogger: testLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
