@@ -1,6 +1,7 @@
 import Foundation
 import GatewayApp
 import GatewayConfig
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import Synchronization
@@ -134,6 +135,51 @@ import Glibc
         #expect(lines.count == 3)
         #expect(lines.first?["trace_id"] == Self.traceID)
         #expect(lines.dropFirst().allSatisfy { $0["trace_id"] == nil }, "an invalid or absent traceparent logs no trace id")
+    }
+
+    /// The real exporter: swift-otel's tracer sends the request's spans over OTLP/HTTP (protobuf) to
+    /// a collector (here a stub that keeps what it receives), in the caller's trace, without PHI.
+    @Test func theOpenTelemetryExporterSendsTheSpansOverOTLP() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let received = Mutex<[[UInt8]]>([])
+        let router = Router()
+        router.post("/v1/traces") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            received.withLock { $0.append(Array(buffer: body)) }
+            return Response(status: .ok, headers: [.contentType: "application/x-protobuf"])
+        }
+        let collector = Application(router: router, logger: testLogger)
+        let patient = GatewayFixture.patientID("acme", 6)
+        let token = fixture.token("acme")
+        try await collector.test(.live) { collectorClient in
+            let port = try #require(collectorClient.port)
+            var configuration = fixture.configuration
+            configuration.tracing = .init(otlpEndpoint: "http://localhost:\(port)/v1/traces", serviceName: "gateway-under-test")
+            let application = try await GatewayApplication.build(configuration: configuration, repository: fixture.repository, logger: testLogger)
+            try await application.test(.live) { client in
+                expectStatus(try await client.get("/acme/r4/Patient/\(patient)", token: token, headers: ["traceparent": Self.traceparent]), 200)
+            }
+            // Stopping the application flushes the batch of spans.
+            for _ in 0..<100 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let exported = received.withLock { $0.flatMap { $0 } }
+        let traceBytes = stride(from: 0, to: Self.traceID.count, by: 2).map { offset -> UInt8 in
+            let start = Self.traceID.index(Self.traceID.startIndex, offsetBy: offset)
+            return UInt8(Self.traceID[start..<Self.traceID.index(start, offsetBy: 2)], radix: 16)!
+        }
+        #expect(!exported.isEmpty, "the collector received spans")
+        #expect(Self.contains(exported, traceBytes), "the exported spans are in the caller's trace")
+        for text in ["gateway-under-test", "GET /{tenant}/r4/Patient/{id}", "token.verify", "db.query", "audit.write"] {
+            #expect(Self.contains(exported, Array(text.utf8)), "\(text) exported")
+        }
+        for secret in [patient, token, "SELECT "] {
+            #expect(!Self.contains(exported, Array(secret.utf8)), "nothing of the request's data is exported")
+        }
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
     }
 
     // MARK: Helpers

@@ -8,7 +8,9 @@ struct PathGuardMiddleware: RouterMiddleware {
     let services: GatewayServices
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let route = FHIRRoute.parse(path: request.uri.path)
+        var route = FHIRRoute.parse(path: request.uri.path)
+        // With a metrics port of its own, the series are served there and not here.
+        if route == .metrics, services.configuration.server.metricsPort != nil { route = .notFound }
         context.state.update { $0.route = route.template(knownTypes: GatewayMetrics.knownResourceTypes) }
         switch route {
         case .health:
@@ -19,8 +21,6 @@ struct PathGuardMiddleware: RouterMiddleware {
                                               "tenants": .int(services.tenants.count)]),
                                      status: reachable ? .ok : .serviceUnavailable, contentType: ContentNegotiation.plainJSON)
         case .metrics:
-            // With a metrics port of its own, the series are served there and not here.
-            if services.configuration.server.metricsPort != nil { throw FHIRError.notFound("no FHIR endpoint at this path; use /<tenant>/r4/<resource>") }
             return FHIRResponse.json(.null, contentType: MetricsResponder.contentType).withBody(services.metrics.render())
         case .developmentJWKS:
             guard let issuer = services.developmentIssuer else { throw FHIRError.notFound("the development issuer is not enabled") }
