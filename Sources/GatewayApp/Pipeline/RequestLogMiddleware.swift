@@ -21,11 +21,11 @@ struct RequestLogMiddleware: RouterMiddleware {
         }
         var response: Response
         if let tracer = services.tracer {
-            response = await traced(request, context: context, tracer: tracer, next: next)
+            response = await traced(request, context: context, requestID: requestID, tracer: tracer, next: next)
         } else {
             // Not traced here, but the caller's trace id still goes in the log line.
             if let traceparent = request.headers[.traceparent] { context.state.update { $0.traceID = TraceParent.traceID(traceparent) } }
-            response = await answer(request, context: context, next: next)
+            response = await answer(request, context: context, requestID: requestID, next: next)
         }
         let elapsed = ContinuousClock.now - started
         let record = context.state.snapshot
@@ -34,14 +34,15 @@ struct RequestLogMiddleware: RouterMiddleware {
         return response
     }
 
-    private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
+    private func answer(_ request: Request, context: Context, requestID: String,
+                        next: (Request, Context) async throws -> Response) async -> Response {
         var response: Response
         do {
             response = try await next(request, context)
         } catch {
-            response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: context.state.snapshot.requestID))
+            response = FHIRResponse.error(.classify(error, logger: services.logger, requestID: requestID))
         }
-        response.headers[.requestID] = context.state.snapshot.requestID
+        response.headers[.requestID] = requestID
         if request.method == .head { response = response.createHeadResponse() }
         return response
     }
@@ -49,14 +50,14 @@ struct RequestLogMiddleware: RouterMiddleware {
     /// The request in a server span that continues the caller's W3C trace, if it sent one. The span
     /// is named after the route template once the inner layers have found it (`GET /{tenant}/r4/Patient/{id}`)
     /// and carries only PHI-free attributes: method, route, status, tenant slug, interaction, resource type.
-    private func traced(_ request: Request, context: Context, tracer: any Tracer,
+    private func traced(_ request: Request, context: Context, requestID: String, tracer: any Tracer,
                         next: (Request, Context) async throws -> Response) async -> Response {
         var parent = ServiceContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         parent.requestTracer = tracer
         let span = tracer.startAnySpan("HTTP", context: parent, ofKind: .server)
         context.state.update { $0.traceID = TraceParent.traceID(of: span.context, tracer: tracer) }
-        let response = await ServiceContext.$current.withValue(span.context) { await answer(request, context: context, next: next) }
+        let response = await ServiceContext.$current.withValue(span.context) { await answer(request, context: context, requestID: requestID, next: next) }
         let record = context.state.snapshot
         let status = Int(response.status.code)
         span.operationName = record.route.map { "\(record.method) \($0)" } ?? record.method
