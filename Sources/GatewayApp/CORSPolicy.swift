@@ -7,7 +7,7 @@ import Hummingbird
 /// `Authorization` header, never in cookies, so no credentials mode is offered.
 enum CORSPolicy {
     static let allowedMethods = "GET, HEAD, POST, PUT, OPTIONS"
-    static let allowedHeaders = "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Request-Id"
+    static let allowedHeaders = "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Request-Id, traceparent, tracestate"
     static let exposedHeaders = "Location, Content-Location, ETag, Last-Modified, X-Request-Id"
 
     /// The value for `Access-Control-Allow-Origin`, if this origin may call this tenant.

@@ -31,6 +31,35 @@ enum FHIRRoute: Equatable {
         return .tenant(slug: slug, rest: Array(segments.dropFirst(2)))
     }
 
+    /// The route without ids, for span names: `/healthz`, `/{tenant}/r4/Patient/{id}/_history/{vid}`.
+    /// Resource types outside `knownTypes` become `{type}`; nil for paths that are no route.
+    func template(knownTypes: Set<String>) -> String? {
+        switch self {
+        case .health: return "/healthz"
+        case .ready: return "/readyz"
+        case .metrics: return "/metrics"
+        case .developmentJWKS: return "/dev-issuer/jwks.json"
+        case .malformed, .notFound: return nil
+        case .tenant(_, let rest):
+            guard rest.count <= 4 else { return "/{tenant}/r4/{path}" }
+            var template = "/{tenant}/r4"
+            for (index, segment) in rest.enumerated() {
+                template += "/"
+                if Self.fixedSegments.contains(segment) {
+                    template += segment
+                } else if index == 0 {
+                    template += knownTypes.contains(segment) ? segment : "{type}"
+                } else {
+                    template += index == 3 ? "{vid}" : "{id}"
+                }
+            }
+            return template
+        }
+    }
+
+    /// Path segments that are part of the FHIR grammar rather than names or ids.
+    private static let fixedSegments: Set<String> = ["metadata", ".well-known", "smart-configuration", "_search", "$validate", "_history"]
+
     private static func isSlugLike(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 63 && text.utf8.allSatisfy {
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-")
@@ -95,6 +124,12 @@ enum FHIRInteraction: Equatable {
         }
     }
 
+    /// An unsupported method as an interaction name from a fixed set: the name is a metrics label,
+    /// a span attribute and an audit subtype, and a client can send any token as a method.
+    static func methodName(_ method: String) -> String {
+        ["PUT", "DELETE", "PATCH", "POST", "TRACE", "CONNECT", "OPTIONS"].contains(method) ? method.lowercased() : "other-method"
+    }
+
     static func parse(method: String, rest: [String]) -> FHIRInteraction? {
         let reading = method == "GET" || method == "HEAD"
         switch rest.count {
@@ -103,14 +138,14 @@ enum FHIRInteraction: Equatable {
             if rest[0] == "metadata" { return reading ? .capabilities : .unsupported(type: nil, name: "capabilities") }
             if reading { return .search(type: rest[0]) }
             if method == "POST" { return .create(type: rest[0]) }
-            return .unsupported(type: rest[0], name: method.lowercased())
+            return .unsupported(type: rest[0], name: methodName(method))
         case 2:
             if rest == [".well-known", "smart-configuration"] { return reading ? .smartConfiguration : .unsupported(type: nil, name: "smart-configuration") }
             if rest[1] == "_search" { return method == "POST" ? .search(type: rest[0]) : .unsupported(type: rest[0], name: "search-type") }
             if rest[1] == "$validate" { return method == "POST" ? .validate(type: rest[0]) : .unsupported(type: rest[0], name: "$validate") }
             if reading { return .read(type: rest[0], id: rest[1]) }
             if method == "PUT" { return .update(type: rest[0], id: rest[1]) }
-            return .unsupported(type: rest[0], name: method == "DELETE" ? "delete" : method.lowercased())
+            return .unsupported(type: rest[0], name: methodName(method))
         case 3 where rest[2] == "_history":
             return reading ? .history(type: rest[0], id: rest[1]) : .unsupported(type: rest[0], name: "history-instance")
         case 4 where rest[2] == "_history":

@@ -8,7 +8,9 @@ import HMSMapping
 import Hummingbird
 import Logging
 import NIOCore
+import OTel
 import ServiceLifecycle
+import Tracing
 
 /// Wires configuration, keys, store and HTTP into one application; `serve` and the tests both use it.
 public enum GatewayApplication {
@@ -18,8 +20,12 @@ public enum GatewayApplication {
 
     /// Builds the application. Pass `repository` to share an open store (tests); otherwise the
     /// configured store is opened and, for SQLite or when a migration URL is set, migrated.
+    ///
+    /// Requests are traced with `tracer` when one is given (tests), otherwise with an OpenTelemetry
+    /// tracer exporting to `tracing.otlp_endpoint` when that is set; otherwise not at all. The tracer
+    /// is this application's own: nothing is bootstrapped process-wide.
     public static func build(configuration: GatewayConfiguration, repository: HMSRepository? = nil,
-                             logger: Logger = Logger(label: "fhir-gateway")) async throws -> some ApplicationProtocol {
+                             logger: Logger = Logger(label: "fhir-gateway"), tracer: (any Tracer)? = nil) async throws -> some ApplicationProtocol {
         _ = try ResourceValidation.loaded.get()
         let developmentIssuer = try await loadDevelopmentIssuer(configuration)
         let verifier = try await TokenVerifier.load(configuration: configuration, developmentIssuer: developmentIssuer, logger: logger)
@@ -56,12 +62,19 @@ public enum GatewayApplication {
             secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
             logger.notice("no server.cursor_secret configured: paging cursors are valid for this process only")
         }
+        var tracingService: (any Service)?
+        var requestTracer = tracer
+        if requestTracer == nil, let endpoint = configuration.tracing.otlpEndpoint {
+            let backend = try makeTracingBackend(configuration.tracing, endpoint: endpoint, logger: logger)
+            requestTracer = backend.tracer
+            tracingService = backend.service
+        }
         let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
                                        audit: AuditWriter(repository: store),
-                                       metrics: GatewayMetrics(knownTypes: Set(TenantConfiguration.supportedResourceTypes + ["AuditEvent"]),
+                                       metrics: GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes,
                                                                database: { (store.activeCalls, store.maximumConnections) }),
-                                       logger: logger)
+                                       tracer: requestTracer, logger: logger)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
         // DESIGN.md section 3, outermost first; each layer in its own file under Pipeline/.
@@ -81,7 +94,32 @@ public enum GatewayApplication {
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)
         if let runner { application.addServices(StoreLifetime(runner: runner)) }
+        if let tracingService { application.addServices(tracingService) }
+        if let metricsPort = configuration.server.metricsPort {
+            application.addServices(Application(
+                responder: MetricsResponder(metrics: services.metrics),
+                server: .http1(configuration: .init(idleTimeout: readTimeout)),
+                configuration: .init(address: .hostname(configuration.server.host, port: metricsPort), serverName: "fhir-gateway"),
+                logger: logger))
+        }
         return application
+    }
+
+    /// OpenTelemetry tracing over OTLP/HTTP (protobuf): spans are batched and exported by the
+    /// returned service, which runs with the application. The standard `OTEL_*` environment
+    /// variables (sampler, batch sizes, headers) still apply on top of the configuration.
+    static func makeTracingBackend(_ tracing: GatewayConfiguration.Tracing, endpoint: String,
+                                   logger: Logger) throws -> (tracer: any Tracer, service: any Service) {
+        var otel = OTel.Configuration.default
+        otel.serviceName = tracing.serviceName
+        otel.diagnosticLogger = .custom(logger)
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.exporter = .otlp
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        otel.traces.otlpExporter.endpoint = endpoint
+        let backend = try OTel.makeTracingBackend(configuration: otel)
+        return (backend.factory, backend.service)
     }
 
     static func loadDevelopmentIssuer(_ configuration: GatewayConfiguration) async throws -> DevelopmentIssuer? {

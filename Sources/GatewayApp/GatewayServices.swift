@@ -4,6 +4,7 @@ import GatewayConfig
 import GatewayStore
 import HMSMapping
 import Logging
+import Tracing
 
 /// A configured tenant joined with its HMS id; its public documents are rendered on first use.
 struct ResolvedTenant: Sendable {
@@ -28,5 +29,7 @@ struct GatewayServices: Sendable {
     let developmentIssuer: DevelopmentIssuer?
     let audit: AuditWriter
     let metrics: GatewayMetrics
+    /// Traces requests when set; nil means tracing is off and no span is made.
+    let tracer: (any Tracer)?
     let logger: Logger
 }

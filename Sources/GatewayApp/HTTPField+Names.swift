@@ -4,6 +4,9 @@ import HTTPTypes
 /// initializer cannot fail; this is the only place where its result is force-unwrapped.
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
+    /// W3C Trace Context.
+    static let traceparent = HTTPField.Name("traceparent")!
+    static let tracestate = HTTPField.Name("tracestate")!
     static let origin = HTTPField.Name("Origin")!
     static let prefer = HTTPField.Name("Prefer")!
     static let ifNoneExist = HTTPField.Name("If-None-Exist")!

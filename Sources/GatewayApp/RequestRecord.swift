@@ -10,6 +10,10 @@ struct RequestRecord: Sendable {
     var resourceType: String?
     var resultCount: Int?
     var authFailure: String?
+    /// The route as a template without ids (`/{tenant}/r4/Patient/{id}`): the server span's name.
+    var route: String?
+    /// The W3C trace id of the request (its server span's, or the caller's `traceparent` when tracing is off).
+    var traceID: String?
     /// The verified token's scope, once the token checks passed (the audit record's agents).
     var scope: TenantScope?
 
@@ -24,6 +28,7 @@ struct RequestRecord: Sendable {
         if let resourceType { metadata["fhir.type"] = .string(resourceType) }
         if let resultCount { metadata["fhir.results"] = .stringConvertible(resultCount) }
         if let authFailure { metadata["auth.failure"] = .string(authFailure) }
+        if let traceID { metadata["trace_id"] = .string(traceID) }
         logger.info("request", metadata: metadata)
     }
 }

@@ -13,11 +13,11 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
         guard let document = root as? [String: Any] else { throw ConfigurationError(field: "(file)", "expected a mapping at the top level") }
-        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer"], at: "")
+        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
         try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
-                                          "request_read_timeout_seconds", "maximum_connections_per_client"], at: "server")
+                                          "request_read_timeout_seconds", "maximum_connections_per_client", "metrics_port"], at: "server")
         let host = try string(serverNode["host"], at: "server.host") ?? "127.0.0.1"
         let port = try integer(serverNode["port"], at: "server.port") ?? 8080
         guard (1...65535).contains(port) else { throw ConfigurationError(field: "server.port", "must be between 1 and 65535") }
@@ -43,9 +43,15 @@ public enum ConfigurationLoader {
         guard (1...100_000).contains(perClient) else {
             throw ConfigurationError(field: "server.maximum_connections_per_client", "must be between 1 and 100000")
         }
+        let metricsPort = try integer(serverNode["metrics_port"], at: "server.metrics_port")
+        if let metricsPort {
+            guard (1...65535).contains(metricsPort) else { throw ConfigurationError(field: "server.metrics_port", "must be between 1 and 65535") }
+            guard metricsPort != port else { throw ConfigurationError(field: "server.metrics_port", "must differ from server.port") }
+        }
         let server = GatewayConfiguration.Server(host: host, port: port, publicBaseURL: publicBase, cursorSecret: cursorSecret,
                                                  defaultPageSize: defaultPage, maximumPageSize: maximumPage,
-                                                 requestReadTimeoutSeconds: readTimeout, maximumConnectionsPerClient: perClient)
+                                                 requestReadTimeoutSeconds: readTimeout, maximumConnectionsPerClient: perClient,
+                                                 metricsPort: metricsPort)
 
         let databaseNode = try mapping(document["database"], at: "database") ?? [:]
         try checkKeys(databaseNode, allowed: ["url", "migration_url"], at: "database")
@@ -60,6 +66,8 @@ public enum ConfigurationLoader {
         let keyFile = try string(issuerNode["key_file"], at: "development_issuer.key_file") ?? "fhir-gateway-data/dev-issuer-key.pem"
         let developmentIssuer = publicBase + "/dev-issuer"
 
+        let tracing = try parseTracing(document["tracing"])
+
         guard let tenantNodes = document["tenants"] as? [Any], !tenantNodes.isEmpty else {
             throw ConfigurationError(field: "tenants", "at least one tenant is required")
         }
@@ -71,7 +79,26 @@ public enum ConfigurationLoader {
             }
             tenants.append(tenant)
         }
-        return GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile)
+        return GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing)
+    }
+
+    private static func parseTracing(_ value: Any?) throws(ConfigurationError) -> GatewayConfiguration.Tracing {
+        let node = try mapping(value, at: "tracing") ?? [:]
+        try checkKeys(node, allowed: ["otlp_endpoint", "service_name"], at: "tracing")
+        var endpoint = try string(node["otlp_endpoint"], at: "tracing.otlp_endpoint")
+        if let given = endpoint {
+            guard let url = URL(string: given), url.scheme == "http" || url.scheme == "https", url.host?.isEmpty == false,
+                  url.query == nil, url.fragment == nil else {
+                throw ConfigurationError(field: "tracing.otlp_endpoint", "must be an http(s) URL such as http://otel-collector:4318/v1/traces")
+            }
+            // A bare collector address gets the OTLP/HTTP traces path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
+            if url.path.isEmpty || url.path == "/" { endpoint = (given.hasSuffix("/") ? String(given.dropLast()) : given) + "/v1/traces" }
+        }
+        let serviceName = try string(node["service_name"], at: "tracing.service_name") ?? "fhir-gateway"
+        guard !serviceName.isEmpty, serviceName.utf8.count <= 255 else {
+            throw ConfigurationError(field: "tracing.service_name", "must be 1-255 characters")
+        }
+        return GatewayConfiguration.Tracing(otlpEndpoint: endpoint, serviceName: serviceName)
     }
 
     private static let tenantKeys: Set<String> = [

@@ -14,10 +14,13 @@ public struct GatewayConfiguration: Sendable {
         public var requestReadTimeoutSeconds: Int
         /// Connections one client address may hold open at once.
         public var maximumConnectionsPerClient: Int
+        /// When set, `/metrics` is served on its own listener on this port (same host) and not on `port`.
+        public var metricsPort: Int?
 
         public init(host: String = "127.0.0.1", port: Int = 8080, publicBaseURL: String? = nil, cursorSecret: String? = nil,
                     defaultPageSize: Int = 20, maximumPageSize: Int = 200, requestReadTimeoutSeconds: Int = 30,
-                    maximumConnectionsPerClient: Int = 256) {
+                    maximumConnectionsPerClient: Int = 256, metricsPort: Int? = nil) {
+            self.metricsPort = metricsPort
             self.requestReadTimeoutSeconds = requestReadTimeoutSeconds
             self.maximumConnectionsPerClient = maximumConnectionsPerClient
             self.host = host
@@ -43,17 +46,33 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// Distributed tracing: off (no spans are made) unless an OTLP endpoint is set.
+    public struct Tracing: Sendable, Equatable {
+        /// The OTLP/HTTP (protobuf) traces URL, such as `http://otel-collector:4318/v1/traces`; nil turns tracing off.
+        public var otlpEndpoint: String?
+        /// The `service.name` resource attribute of every span.
+        public var serviceName: String
+
+        public init(otlpEndpoint: String? = nil, serviceName: String = "fhir-gateway") {
+            self.otlpEndpoint = otlpEndpoint
+            self.serviceName = serviceName
+        }
+    }
+
     public var server: Server
     public var database: Database
     public var tenants: [TenantConfiguration]
     /// Where the development issuer keeps its signing key (PEM), when any tenant uses it.
     public var developmentKeyFile: String
+    public var tracing: Tracing
 
-    public init(server: Server, database: Database, tenants: [TenantConfiguration], developmentKeyFile: String) {
+    public init(server: Server, database: Database, tenants: [TenantConfiguration], developmentKeyFile: String,
+                tracing: Tracing = Tracing()) {
         self.server = server
         self.database = database
         self.tenants = tenants
         self.developmentKeyFile = developmentKeyFile
+        self.tracing = tracing
     }
 
     /// Issuer URL of the built-in development issuer.

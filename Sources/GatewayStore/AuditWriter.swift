@@ -1,4 +1,5 @@
 import Synchronization
+import Tracing
 
 /// Group commit for audit records: requests wait until their record is durably stored, and
 /// records that arrive while a batch is being written go together in the next one. Chaining
@@ -30,7 +31,9 @@ public final class AuditWriter: Sendable {
                 state.flushing = true
                 return true
             }
-            if startFlushing { Task { await self.flush() } }
+            // The batch serves whichever requests are waiting, so it is not part of the trace of the
+            // request that happened to start it: its statements run outside any request's context.
+            if startFlushing { Task { await ServiceContext.$current.withValue(nil) { await self.flush() } } }
         }
     }
 

@@ -16,9 +16,10 @@ public final class HMSRepository: Sendable {
     let sealer: AuditSealer
 
     init(backend: any DatabaseBackend, kind: String, logger: Logger) {
-        self.backend = backend
+        let traced = TracedBackend(base: backend, system: kind == "postgres" ? "postgresql" : "sqlite")
+        self.backend = traced
         self.kind = kind
-        self.sealer = AuditSealer(backend: backend, logger: logger)
+        self.sealer = AuditSealer(backend: traced, logger: logger)
         self.maximumConnections = kind == "postgres" ? PostgresBackend.maximumConnections : 1
     }
 

@@ -27,7 +27,16 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func printWelcome(_ configuration: GatewayConfiguration) async throws {
-        var lines = ["fhir-gateway listening on http://\(configuration.server.host):\(configuration.server.port)", "Tenants:"]
+        var lines = ["fhir-gateway listening on http://\(configuration.server.host):\(configuration.server.port)"]
+        if let metricsPort = configuration.server.metricsPort {
+            lines.append("Metrics on http://\(configuration.server.host):\(metricsPort)/metrics")
+        }
+        if let endpoint = configuration.tracing.otlpEndpoint, var shown = URLComponents(string: endpoint) {
+            shown.user = nil
+            shown.password = nil
+            lines.append("Traces to \(shown.string ?? "the configured OTLP endpoint") as \(configuration.tracing.serviceName)")
+        }
+        lines.append("Tenants:")
         for tenant in configuration.tenants {
             lines.append("  \(tenant.slug.padding(toLength: 10, withPad: " ", startingAt: 0)) \(configuration.server.publicBaseURL)/\(tenant.slug)/r4   \(tenant.name) [\(tenant.status.rawValue)]")
         }

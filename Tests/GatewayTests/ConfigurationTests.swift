@@ -31,6 +31,19 @@ import Testing
         #expect(tenant.keySource == .file("/nonexistent/jwks.json"))
     }
 
+    @Test func metricsPortAndTracingAreOffUnlessConfigured() throws {
+        let plain = try ConfigurationLoader.load(yaml: Self.valid)
+        #expect(plain.server.metricsPort == nil)
+        #expect(plain.tracing == GatewayConfiguration.Tracing(otlpEndpoint: nil, serviceName: "fhir-gateway"))
+        let configured = try ConfigurationLoader.load(yaml: Self.valid.replacingOccurrences(of: "  port: 9090\n", with: "  port: 9090\n  metrics_port: 9464\n")
+            + "\ntracing:\n  otlp_endpoint: http://otel-collector:4318\n  service_name: gateway-eu\n")
+        #expect(configured.server.metricsPort == 9464)
+        #expect(configured.tracing.otlpEndpoint == "http://otel-collector:4318/v1/traces", "a bare collector address gets the traces path")
+        #expect(configured.tracing.serviceName == "gateway-eu")
+        let explicit = try ConfigurationLoader.load(yaml: Self.valid + "\ntracing:\n  otlp_endpoint: https://collector.example.org/otlp/v1/traces\n")
+        #expect(explicit.tracing.otlpEndpoint == "https://collector.example.org/otlp/v1/traces")
+    }
+
     @Test(arguments: [
         ("tenants:\n  - slug: Acme\n    issuer: development\n    audience: a", "tenants[0].slug"),
         ("tenants:\n  - slug: acme\n    audience: a", "tenants[0].issuer"),
@@ -47,6 +60,11 @@ import Testing
         ("tenants: []", "tenants"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    profile_set: uk-core", "tenants[0].profile_set"),
         ("{ not yaml", "(file)"),
+        ("server:\n  metrics_port: 0\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.metrics_port"),
+        ("server:\n  port: 9000\n  metrics_port: 9000\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.metrics_port"),
+        ("tracing:\n  otlp_endpoint: collector:4318\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.otlp_endpoint"),
+        ("tracing:\n  service_name: ''\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.service_name"),
+        ("tracing:\n  exporter: zipkin\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.exporter"),
     ])
     func badConfigurationNamesTheField(yaml: String, field: String) {
         do {

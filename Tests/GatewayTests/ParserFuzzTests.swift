@@ -6,6 +6,7 @@ import Foundation
 @testable import GatewayAuth
 @testable import GatewayStore
 import Testing
+import W3CTraceContext
 
 /// Generator-driven fuzzing of every parser of client input: seeds (the corpus below) mutated with
 /// the values that broke parsers before (huge digit runs, NUL, separators, signs, exponents). A trap
@@ -54,6 +55,20 @@ import Testing
         while Date() < deadline || runs < 200 {
             try body(mutate(seeds, &random))
             runs += 1
+        }
+    }
+
+    /// W3C trace context headers: the gateway's own trace id reader and the parser the OpenTelemetry
+    /// propagator uses for `traceparent` with `tracestate`.
+    @Test func traceContextHeaders() {
+        let seeds = ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+                     "ff-00000000000000000000000000000000-0000000000000000-ff", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", "a@b=c,d=e f", ""]
+        Self.fuzz("traceparent", seeds: seeds) { text in
+            if let traceID = TraceParent.traceID(text) {
+                #expect(traceID.utf8.count == 32 && traceID.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) })
+            }
+            _ = try? TraceContext(traceParentHeaderValue: text, traceStateHeaderValue: seeds[3])
+            _ = try? TraceContext(traceParentHeaderValue: seeds[0], traceStateHeaderValue: text)
         }
     }
 

@@ -36,14 +36,17 @@ struct AuditMiddleware: RouterMiddleware {
             records.append(AuditEventBuilder.record(tenantID: tenantID, record: entryRecord, status: entry.status, scope: record.scope,
                                                     subjects: entrySubjects, query: nil, address: context.address))
         }
+        guard !records.isEmpty else { return response }
         let writer = services.audit
         do {
-            if records.count == 1 {
-                try await writer.append(records[0])
-            } else {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for item in records { group.addTask { try await writer.append(item) } }
-                    try await group.waitForAll()
+            try await RequestTracing.span("audit.write", attributes: ["tenant": .string(tenant.configuration.slug), "audit.records": .int64(Int64(records.count))]) {
+                if records.count == 1 {
+                    try await writer.append(records[0])
+                } else {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for item in records { group.addTask { try await writer.append(item) } }
+                        try await group.waitForAll()
+                    }
                 }
             }
         } catch {

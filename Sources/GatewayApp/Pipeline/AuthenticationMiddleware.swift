@@ -1,6 +1,7 @@
 import FHIRModels
 import FHIRSearch
 import GatewayAuth
+import GatewayStore
 import Hummingbird
 
 /// A suspended tenant is refused; the bearer token is verified with the tenant's own keys and
@@ -19,8 +20,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let scope: TenantScope
         do {
             guard let hmsTenantID = tenant.hmsTenantID else { throw FHIRError.serviceUnavailable }
-            scope = try await services.verifier.authorize(authorization: request.headers[.authorization], tenant: tenant.configuration,
-                                                         tenantID: hmsTenantID)
+            scope = try await RequestTracing.span("token.verify", attributes: ["tenant": .string(tenant.configuration.slug)]) {
+                try await services.verifier.authorize(authorization: request.headers[.authorization], tenant: tenant.configuration,
+                                                      tenantID: hmsTenantID)
+            }
         } catch let failure as AuthFailure {
             context.state.update { $0.authFailure = failure.reason }
             throw failure.fhirError

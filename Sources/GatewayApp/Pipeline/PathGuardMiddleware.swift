@@ -8,7 +8,11 @@ struct PathGuardMiddleware: RouterMiddleware {
     let services: GatewayServices
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch FHIRRoute.parse(path: request.uri.path) {
+        var route = FHIRRoute.parse(path: request.uri.path)
+        // With a metrics port of its own, the series are served there and not here.
+        if route == .metrics, services.configuration.server.metricsPort != nil { route = .notFound }
+        context.state.update { $0.route = route.template(knownTypes: GatewayMetrics.knownResourceTypes) }
+        switch route {
         case .health:
             return FHIRResponse.json(.object(["status": .string("ok")]), contentType: ContentNegotiation.plainJSON)
         case .ready:
@@ -17,7 +21,7 @@ struct PathGuardMiddleware: RouterMiddleware {
                                               "tenants": .int(services.tenants.count)]),
                                      status: reachable ? .ok : .serviceUnavailable, contentType: ContentNegotiation.plainJSON)
         case .metrics:
-            return FHIRResponse.json(.null, contentType: "text/plain; version=0.0.4; charset=utf-8").withBody(services.metrics.render())
+            return FHIRResponse.json(.null, contentType: MetricsResponder.contentType).withBody(services.metrics.render())
         case .developmentJWKS:
             guard let issuer = services.developmentIssuer else { throw FHIRError.notFound("the development issuer is not enabled") }
             return FHIRResponse.json(issuer.jwks, contentType: ContentNegotiation.plainJSON)
