@@ -30,7 +30,8 @@ struct PoolMemoryTests {
 
     @Test func leasesLeaveNoMemoryBehind() async throws {
         let fixture = try await GatewayFixture.shared(.postgres)
-        let pool = try #require(fixture.repository.backend as? PostgresBackend).pool
+        let backend = fixture.repository.backend
+        let pool = try #require(((backend as? TracedBackend)?.base ?? backend) as? PostgresBackend).pool
         await Self.lease(pool, times: 4_000)
         let before = Self.residentKilobytes()
         await Self.lease(pool, times: 24_000)
