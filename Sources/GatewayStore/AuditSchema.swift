@@ -96,6 +96,38 @@ enum AuditSchema {
         ]
     }
 
+    /// Waiting records of several tenants in one statement (schema version 8): each tenant's rows
+    /// are inserted under that tenant's `app.tenant_id`, so row-level security checks every row;
+    /// runs with the caller's rights.
+    static let postgresEnqueueStatements = [
+        """
+        CREATE OR REPLACE FUNCTION gw_audit_enqueue(p_records jsonb) RETURNS integer
+          LANGUAGE plpgsql SECURITY INVOKER SET search_path = public
+          AS $$
+          DECLARE
+            tenant uuid;
+            inserted integer;
+            total integer := 0;
+          BEGIN
+            FOR tenant IN SELECT DISTINCT (r.value->>'tenant_id')::uuid FROM jsonb_array_elements(p_records) AS r LOOP
+              PERFORM set_config('app.tenant_id', tenant::text, true);
+              INSERT INTO audit_pending (tenant_id, id, recorded, action, subtype, outcome, agent, patients, body)
+                SELECT r.tenant_id, r.id, r.recorded, r.action, r.subtype, r.outcome, r.agent, r.patients, r.body
+                  FROM jsonb_array_elements(p_records) WITH ORDINALITY AS e(item, position),
+                       jsonb_to_record(e.item) AS r(tenant_id uuid, id uuid, recorded timestamptz, action text, subtype text,
+                                                    outcome text, agent text, patients text, body text)
+                 WHERE r.tenant_id = tenant
+                 ORDER BY e.position;
+              GET DIAGNOSTICS inserted = ROW_COUNT;
+              total := total + inserted;
+            END LOOP;
+            PERFORM set_config('app.tenant_id', '', true);
+            RETURN total;
+          END
+          $$
+        """,
+    ]
+
     /// The gateway role may insert and read audit rows of its tenant, never update, delete or truncate them.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
         HMSSchema.tenantIsolation("audit_events") + [

@@ -10,8 +10,10 @@ final class AuditSealer: Sendable {
     /// Tenants with a background seal running; true when more records arrived meanwhile.
     private let running = Mutex<[String: Bool]>([:])
 
-    /// Lets a burst of records arrive before a background seal, so one transaction chains them all.
-    static let gatherDelay: Duration = .milliseconds(20)
+    /// Lets records arrive before a background seal, so one transaction chains many: with thousands
+    /// of tenants each sees few requests a second, and a seal per record would cost more than the
+    /// requests (a read of the trail seals at once, whatever this delay).
+    static let gatherDelay: Duration = .milliseconds(250)
     static let retryDelays: [Duration] = [.milliseconds(200), .seconds(1), .seconds(5)]
 
     init(backend: any DatabaseBackend, logger: Logger) {

@@ -46,20 +46,11 @@ public final class AuditWriter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var byTenant: [String: [Pending]] = [:]
-            for item in batch { byTenant[item.record.tenantID, default: []].append(item) }
-            // One statement per tenant (row-level security checks each row against one tenant), all at once.
-            await withDiscardingTaskGroup { group in
-                for (tenantID, items) in byTenant {
-                    group.addTask {
-                        do {
-                            try await self.repository.enqueueAudit(tenantID: tenantID, records: items.map(\.record))
-                            for item in items { item.continuation.resume() }
-                        } catch {
-                            for item in items { item.continuation.resume(throwing: error) }
-                        }
-                    }
-                }
+            do {
+                try await repository.enqueueAudit(batch.map(\.record))
+                for item in batch { item.continuation.resume() }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
             }
         }
     }

@@ -5,9 +5,9 @@ import HMSMapping
 protocol DatabaseBackend: Sendable {
     /// Runs a read inside the tenant's scope (PostgreSQL: a transaction with `app.tenant_id` set locally).
     func query(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String?) async throws -> [HMSRow]
-    /// Runs `insert` followed by the `VALUES` list `values` inside the tenant's scope, as one
-    /// statement (PostgreSQL: autocommit, the tenant set for that statement only).
-    func insertScoped(_ insert: SQLStatement, values: SQLStatement, tenantID: String) async throws
+    /// Stores audit records of any number of tenants as waiting to be chained, in one statement
+    /// (PostgreSQL: autocommit, each tenant's rows inserted under that tenant's setting).
+    func enqueueAudit(_ records: [HMSRepository.AuditRecord]) async throws
     /// Applies the schema; `gatewayRole` receives read grants in PostgreSQL.
     func migrate() async throws
     /// Inserts rows for one tenant in one transaction.

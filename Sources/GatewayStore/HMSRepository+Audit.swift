@@ -74,17 +74,15 @@ extension HMSRepository {
     /// Records per insert statement: 9 binds each stays below SQLite's 32,766 and PostgreSQL's 65,535.
     static let auditInsertChunk = 500
 
-    /// Stores `records` of one tenant as waiting to be chained: one autocommit statement per chunk,
-    /// taking no lock, durable when it returns. The sealer chains them shortly after.
-    public func enqueueAudit(tenantID: String, records: [AuditRecord]) async throws {
-        guard records.allSatisfy({ $0.tenantID == tenantID }) else { throw StoreError("audit records of another tenant") }
+    /// Stores `records` (of any tenants) as waiting to be chained: one statement per chunk, taking
+    /// no lock, durable when it returns. The sealer chains them shortly after.
+    public func enqueueAudit(_ records: [AuditRecord]) async throws {
         try await tracked {
             for start in stride(from: 0, to: records.count, by: Self.auditInsertChunk) {
-                let chunk = records[start..<min(start + Self.auditInsertChunk, records.count)]
-                try await backend.insertScoped(Self.pendingInsert, values: Self.pendingValues(chunk), tenantID: tenantID)
+                try await backend.enqueueAudit(Array(records[start..<min(start + Self.auditInsertChunk, records.count)]))
             }
         }
-        sealer.schedule(tenantID)
+        for tenantID in Set(records.map(\.tenantID)) { sealer.schedule(tenantID) }
     }
 
     static let pendingInsert: SQLStatement = "INSERT INTO audit_pending (tenant_id, id, recorded, action, subtype, outcome, agent, patients, body) "

@@ -127,11 +127,20 @@ final class PostgresBackend: DatabaseBackend {
         }
     }
 
-    func insertScoped(_ insert: SQLStatement, values: SQLStatement, tenantID: String) async throws {
+    /// One statement for a batch of any number of tenants: `gw_audit_enqueue` inserts each
+    /// tenant's rows under that tenant's setting, local to the statement's transaction.
+    func enqueueAudit(_ records: [HMSRepository.AuditRecord]) async throws {
+        let rows = JSON.array(records.map { record in
+            .object(["tenant_id": .string(record.tenantID), "id": .string(record.id),
+                     "recorded": .string(CivilTime.isoInstant(epochSeconds: record.recorded)), "action": .string(record.action),
+                     "subtype": .string(record.subtype), "outcome": .string(record.outcome),
+                     // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
+                     "agent": record.agent.flatMap { $0.isEmpty ? nil : JSON.string($0) } ?? .null,
+                     "patients": .string(record.patients.joined(separator: ",")), "body": .string(record.event.serializedString)])
+        })
         let logger = self.logger
-        let statement: SQLStatement = "\(insert)SELECT * FROM (\(values)) AS scoped_values WHERE (SELECT set_config('app.tenant_id', \(SQLBind.text(tenantID)), true)) IS NOT NULL"
         try await pool.withConnection { connection in
-            try await Transaction(connection: connection, logger: logger).execute(statement)
+            try await Transaction(connection: connection, logger: logger).execute("SELECT gw_audit_enqueue(\(SQLBind.text(rows.serializedString))::jsonb)")
         }
     }
 

@@ -171,9 +171,10 @@ final class SQLiteBackend: DatabaseBackend {
         }
     }
 
-    func insertScoped(_ insert: SQLStatement, values: SQLStatement, tenantID: String) async throws {
-        try await withWriteTransaction(tenantID: tenantID, lockKeys: []) { transaction in
-            try await transaction.execute("\(insert)\(values)")
+    func enqueueAudit(_ records: [HMSRepository.AuditRecord]) async throws {
+        guard let first = records.first else { return }
+        try await withWriteTransaction(tenantID: first.tenantID, lockKeys: []) { transaction in
+            try await HMSRepository.enqueueAudit(records, transaction: transaction)
         }
     }
 

@@ -85,6 +85,7 @@ enum Migrations {
             (5, AuditSchema.pendingStatements(dialect) + (postgres ? AuditSchema.postgresPendingSecurityStatements(gatewayRole: role) : [])),
             (6, HMSSchema.foldedColumnStatements(dialect)),
             (7, HMSSchema.sortIndexStatements),
+            (8, postgres ? AuditSchema.postgresEnqueueStatements : []),
         ]
     }
 }

@@ -27,9 +27,9 @@ struct TracedBackend: DatabaseBackend {
         }
     }
 
-    func insertScoped(_ insert: SQLStatement, values: SQLStatement, tenantID: String) async throws {
+    func enqueueAudit(_ records: [HMSRepository.AuditRecord]) async throws {
         try await Self.span(system: system, operation: "INSERT") {
-            try await base.insertScoped(insert, values: values, tenantID: tenantID)
+            try await base.enqueueAudit(records)
         }
     }
 
