@@ -17,7 +17,9 @@ struct RequestRecord: Sendable {
     /// The verified token's scope, once the token checks passed (the audit record's agents).
     var scope: TenantScope?
 
-    func log(to logger: Logger, status: Int, durationMilliseconds: Double) {
+    /// `typeLabel`: the resource type as metrics bucket it (a known type, or `other`), never the
+    /// path segment as the client typed it (which may be anything, a name included).
+    func log(to logger: Logger, status: Int, durationMilliseconds: Double, typeLabel: (String?) -> String) {
         guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestID), "http.method": .string(method), "http.status": .stringConvertible(status),
@@ -25,7 +27,7 @@ struct RequestRecord: Sendable {
         ]
         if let tenant { metadata["tenant"] = .string(tenant) }
         if let interaction { metadata["fhir.interaction"] = .string(interaction) }
-        if let resourceType { metadata["fhir.type"] = .string(resourceType) }
+        if resourceType != nil { metadata["fhir.type"] = .string(typeLabel(resourceType)) }
         if let resultCount { metadata["fhir.results"] = .stringConvertible(resultCount) }
         if let authFailure { metadata["auth.failure"] = .string(authFailure) }
         if let traceID { metadata["trace_id"] = .string(traceID) }

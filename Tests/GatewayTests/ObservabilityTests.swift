@@ -122,6 +122,24 @@ import Glibc
         }
     }
 
+    @Test func requestLogLinesNeverCarryWhatTheClientTyped() async throws {
+        let fixture = try await GatewayFixture.shared(.sqlite)
+        let logs = CapturedLogs()
+        let application = try await GatewayApplication.build(configuration: fixture.configuration, repository: fixture.repository, logger: logs.logger)
+        let patient = GatewayFixture.patientID("acme", 5)
+        try await application.test(.router) { client in
+            _ = try await client.get("/acme/r4/JaneSmith-\(patient)/\(patient)", token: fixture.token("acme"))
+            _ = try await client.get("/acme/r4/Patient/\(patient)", token: fixture.token("acme"))
+        }
+        let lines = logs.requestLines
+        #expect(lines.count == 2)
+        #expect(lines.first?["fhir.type"] == "other", "an unknown type is logged as other")
+        #expect(lines.last?["fhir.type"] == "Patient")
+        for line in lines {
+            #expect(!line.values.contains { $0.contains(patient) || $0.contains("JaneSmith") }, "\(line)")
+        }
+    }
+
     @Test func withoutATracerTheCallersTraceIdIsStillLogged() async throws {
         let fixture = try await GatewayFixture.shared(.sqlite)
         let logs = CapturedLogs()

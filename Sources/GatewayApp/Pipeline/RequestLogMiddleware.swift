@@ -29,7 +29,8 @@ struct RequestLogMiddleware: RouterMiddleware {
         }
         let elapsed = ContinuousClock.now - started
         let record = context.state.snapshot
-        record.log(to: services.logger, status: Int(response.status.code), durationMilliseconds: Double(elapsed / .microseconds(1)) / 1000)
+        record.log(to: services.logger, status: Int(response.status.code), durationMilliseconds: Double(elapsed / .microseconds(1)) / 1000,
+                   typeLabel: services.metrics.resourceTypeLabel)
         services.metrics.finished(record: record, status: Int(response.status.code), duration: elapsed)
         return response
     }
