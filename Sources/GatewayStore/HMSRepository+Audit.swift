@@ -130,13 +130,44 @@ extension HMSRepository {
         HMSColumn("subtype", .text), HMSColumn("outcome", .text), HMSColumn("agent", .text), HMSColumn("patients", .text), HMSColumn("body", .text),
     ]
 
+    /// Bytes of record bodies read by one statement while sealing.
+    static let sealReadBytes = 32_768
+
+    /// The tenant's oldest waiting records (up to ``sealChunk``), in arrival order, read a few at a
+    /// time: postgres-nio 1.33 stops the process if the server closes the connection while a result
+    /// bigger than one socket read is streaming (a precondition in its row stream), so no statement
+    /// here returns more than about ``sealReadBytes`` of bodies.
+    static func waitingRecords(tenantID: String, transaction: any DatabaseTransaction) async throws -> [HMSRow] {
+        let sizes = try await transaction.query(
+            "SELECT arrival, length(body) AS size FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY arrival LIMIT \(sealChunk)",
+            columns: [HMSColumn("arrival", .integer), HMSColumn("size", .integer)])
+        var groups: [[Int64]] = []
+        var groupBytes = 0
+        for row in sizes {
+            guard let arrival = row.integer("arrival") else { continue }
+            let size = Int(row.integer("size") ?? 0)
+            if groups.isEmpty || groupBytes + size > sealReadBytes {
+                groups.append([])
+                groupBytes = 0
+            }
+            groups[groups.count - 1].append(arrival)
+            groupBytes += size
+        }
+        var records: [HMSRow] = []
+        for group in groups {
+            var statement: SQLStatement = "SELECT arrival, id, recorded, action, subtype, outcome, agent, patients, body FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) AND arrival IN ("
+            for (index, arrival) in group.enumerated() { statement.append(index == 0 ? "?" : ", ?", .integer(arrival)) }
+            statement.append(") ORDER BY arrival")
+            records += try await transaction.query(statement, columns: pendingColumns)
+        }
+        return records
+    }
+
     /// Chains up to ``sealChunk`` of the tenant's oldest waiting records, under the tenant's chain
     /// lock, in one transaction; returns how many.
     static func sealChunk(tenantID: String, backend: any DatabaseBackend) async throws -> Int {
         try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: ["audit|\(tenantID)"]) { transaction in
-            let pending = try await transaction.query(
-                "SELECT arrival, id, recorded, action, subtype, outcome, agent, patients, body FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY arrival LIMIT \(sealChunk)",
-                columns: pendingColumns)
+            let pending = try await waitingRecords(tenantID: tenantID, transaction: transaction)
             guard !pending.isEmpty else { return 0 }
             let last = try await transaction.query(
                 "SELECT sequence, hash FROM audit_events WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY sequence DESC LIMIT 1",
