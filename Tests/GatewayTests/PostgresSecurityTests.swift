@@ -1,3 +1,4 @@
+import FHIRModels
 import Foundation
 @testable import GatewayStore
 import Logging
@@ -93,10 +94,20 @@ struct PostgresSecurityTests {
         let acme = HMSSeeder.tenantID(slug: "acme")
         let initech = HMSSeeder.tenantID(slug: "initech")
         let ids = [UUID().lowercasedString, UUID().lowercasedString, UUID().lowercasedString]
-        func record(_ tenant: String, _ id: String) -> String {
-            #"{"tenant_id": "\#(tenant)", "id": "\#(id)", "recorded": "2026-11-30T12:00:00Z", "action": "R", "subtype": "read", "outcome": "0", "agent": null, "patients": "", "body": "{}"}"#
+        // Real AuditEvents: once chained they are part of the shared fixture's trail, which other tests search.
+        func record(_ tenant: String, _ id: String) -> JSON {
+            let event: JSON = .object([
+                "resourceType": .string("AuditEvent"), "id": .string(id),
+                "type": .object(["system": .string("http://terminology.hl7.org/CodeSystem/audit-event-type"), "code": .string("rest")]),
+                "action": .string("R"), "recorded": .string("2026-11-30T12:00:00Z"), "outcome": .string("0"),
+                "agent": .array([.object(["who": .object(["identifier": .object(["value": .string("security-test")])]), "requestor": .bool(false)])]),
+                "source": .object(["observer": .object(["display": .string("fhir-gateway")])]),
+            ])
+            return .object(["tenant_id": .string(tenant), "id": .string(id), "recorded": .string("2026-11-30T12:00:00Z"), "action": .string("R"),
+                            "subtype": .string("read"), "outcome": .string("0"), "agent": .null, "patients": .string(""),
+                            "body": .string(event.serializedString)])
         }
-        let batch = "[\(record(acme, ids[0])), \(record(initech, ids[1])), \(record(acme, ids[2]))]"
+        let batch = JSON.array([record(acme, ids[0]), record(initech, ids[1]), record(acme, ids[2])]).serializedString
         try await Self.withGatewayRole { client in
             try await client.withConnection { connection in
                 for try await inserted in try await connection.query("SELECT gw_audit_enqueue(\(batch)::jsonb)", logger: testLogger).decode(Int.self) {
