@@ -24,7 +24,7 @@ final class AuditSealer: Sendable {
 
     /// Chains every record of the tenant waiting now.
     func seal(_ tenantID: String) async throws {
-        while try await HMSRepository.sealChunk(tenantID: tenantID, backend: backend) == HMSRepository.sealChunk {}
+        while try await HMSRepository.sealChunk(tenantID: tenantID, backend: backend) == HMSRepository.sealBatchSize {}
     }
 
     /// Seals the tenant soon, in the background. Records left by a failure stay waiting, durable,

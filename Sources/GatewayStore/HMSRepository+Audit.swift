@@ -18,6 +18,11 @@ extension HMSRepository {
         /// The AuditEvent resource.
         public var event: JSON
 
+        /// The agent as stored: stores read an empty text back as absent, so an empty agent is
+        /// stored as NULL and hashes the same both ways.
+        var storedAgent: String? { agent.flatMap { $0.isEmpty ? nil : $0 } }
+        var storedPatients: String { patients.joined(separator: ",") }
+
         public init(tenantID: String, id: String, recorded: Int64, action: String, subtype: String, outcome: String,
                     agent: String?, patients: [String], event: JSON) {
             self.tenantID = tenantID
@@ -90,11 +95,9 @@ extension HMSRepository {
     static func pendingValues(_ records: ArraySlice<AuditRecord>) -> SQLStatement {
         var values: SQLStatement = "VALUES "
         for (index, record) in records.enumerated() {
-            // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
-            let agent = record.agent.flatMap { $0.isEmpty ? nil : $0 }
             let binds: [SQLBind] = [.uuid(record.tenantID), .uuid(record.id), .timestamp(CivilTime.isoInstant(epochSeconds: record.recorded)),
-                                    .text(record.action), .text(record.subtype), .text(record.outcome), agent.map(SQLBind.text) ?? .null,
-                                    .text(record.patients.joined(separator: ",")), .text(record.event.serializedString)]
+                                    .text(record.action), .text(record.subtype), .text(record.outcome), record.storedAgent.map(SQLBind.text) ?? .null,
+                                    .text(record.storedPatients), .text(record.event.serializedString)]
             values.append(index == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?)", binds)
         }
         return values
@@ -123,7 +126,7 @@ extension HMSRepository {
     }
 
     /// Records chained per transaction.
-    static let sealChunk = 500
+    static let sealBatchSize = 500
 
     static let pendingColumns = [
         HMSColumn("arrival", .integer), HMSColumn("id", .uuid), HMSColumn("recorded", .timestamp), HMSColumn("action", .text),
@@ -133,13 +136,13 @@ extension HMSRepository {
     /// Bytes of record bodies read by one statement while sealing.
     static let sealReadBytes = 32_768
 
-    /// The tenant's oldest waiting records (up to ``sealChunk``), in arrival order, read a few at a
+    /// The tenant's oldest waiting records (up to ``sealBatchSize``), in arrival order, read a few at a
     /// time: postgres-nio 1.33 stops the process if the server closes the connection while a result
     /// bigger than one socket read is streaming (a precondition in its row stream), so no statement
     /// here returns more than about ``sealReadBytes`` of bodies.
     static func waitingRecords(tenantID: String, transaction: any DatabaseTransaction) async throws -> [HMSRow] {
         let sizes = try await transaction.query(
-            "SELECT arrival, length(body) AS size FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY arrival LIMIT \(sealChunk)",
+            "SELECT arrival, length(body) AS size FROM audit_pending WHERE tenant_id = \(SQLBind.uuid(tenantID)) ORDER BY arrival LIMIT \(sealBatchSize)",
             columns: [HMSColumn("arrival", .integer), HMSColumn("size", .integer)])
         var groups: [[Int64]] = []
         var groupBytes = 0
@@ -163,7 +166,7 @@ extension HMSRepository {
         return records
     }
 
-    /// Chains up to ``sealChunk`` of the tenant's oldest waiting records, under the tenant's chain
+    /// Chains up to ``sealBatchSize`` of the tenant's oldest waiting records, under the tenant's chain
     /// lock, in one transaction; returns how many.
     static func sealChunk(tenantID: String, backend: any DatabaseBackend) async throws -> Int {
         try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: ["audit|\(tenantID)"]) { transaction in

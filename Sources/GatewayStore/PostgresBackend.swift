@@ -134,9 +134,8 @@ final class PostgresBackend: DatabaseBackend {
             .object(["tenant_id": .string(record.tenantID), "id": .string(record.id),
                      "recorded": .string(CivilTime.isoInstant(epochSeconds: record.recorded)), "action": .string(record.action),
                      "subtype": .string(record.subtype), "outcome": .string(record.outcome),
-                     // Stores read an empty text back as absent: an empty agent is stored as NULL, so it hashes the same both ways.
-                     "agent": record.agent.flatMap { $0.isEmpty ? nil : JSON.string($0) } ?? .null,
-                     "patients": .string(record.patients.joined(separator: ",")), "body": .string(record.event.serializedString)])
+                     "agent": record.storedAgent.map(JSON.string) ?? .null,
+                     "patients": .string(record.storedPatients), "body": .string(record.event.serializedString)])
         })
         let logger = self.logger
         try await pool.withConnection { connection in
