@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "FHIRSearch", dependencies: ["FHIRModels"]),
         .target(name: "FHIRValidation", dependencies: ["FHIRModels"]),
         .target(name: "GatewayConfig", dependencies: [
+            "FHIRModels",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "HMSMapping", dependencies: ["FHIRModels", "GatewayConfig"]),

@@ -28,7 +28,7 @@ public enum GatewayApplication {
                              logger: Logger = Logger(label: "fhir-gateway"), tracer: (any Tracer)? = nil) async throws -> some ApplicationProtocol {
         _ = try ResourceValidation.loaded.get()
         let developmentIssuer = try await loadDevelopmentIssuer(configuration)
-        let verifier = try await TokenVerifier.load(configuration: configuration, developmentIssuer: developmentIssuer, logger: logger)
+        let verifier = TokenVerifier(developmentIssuer: developmentIssuer, logger: logger)
         let store: HMSRepository
         var runner: Task<Void, Never>?
         if let repository {
@@ -38,23 +38,24 @@ public enum GatewayApplication {
             runner = Task { await store.run() }
             if case .postgres(_, nil) = configuration.database {} else { try await store.migrate() }
         }
-        let tenantIDs: [String: String]
-        do { tenantIDs = try await store.tenantIDs() } catch {
-            throw StartupError(description: "cannot read the HMS tenant registry: is the database migrated and reachable?")
-        }
-        store.sealWaitingAuditInBackground(tenantIDs: configuration.tenants.compactMap { tenantIDs[$0.slug] })
+        let registry = TenantRegistry(repository: store, developmentIssuer: configuration.developmentIssuer)
         let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(),
                                         developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json")
-        var tenants: [String: ResolvedTenant] = [:]
-        for tenant in configuration.tenants {
-            let baseURL = "\(configuration.server.publicBaseURL)/\(tenant.slug)/r4"
-            if tenantIDs[tenant.slug] == nil {
-                logger.warning("tenant is configured but absent from the HMS tenants table; its data routes answer 503", metadata: ["tenant": "\(tenant.slug)"])
-            }
-            tenants[tenant.slug] = ResolvedTenant(
-                configuration: tenant, hmsTenantID: tenantIDs[tenant.slug], baseURL: baseURL,
-                mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet), documents: documents)
+        let directory = TenantDirectory(configuration: configuration, documents: documents, verifier: verifier, repository: store, logger: logger)
+        do {
+            try await registry.applyConfiguration(configuration.tenants, actor: TenantRegistry.Actor(subject: "configuration-file"))
+            try await directory.refresh()
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw StartupError(description: "cannot read the tenant registry: is the database migrated (schema version 9) and reachable?")
         }
+        if configuration.admin.enabled {
+            do { try await verifier.install(realm: TokenVerifier.adminRealm, keySource: configuration.admin.keySource, fetchNow: true) } catch {
+                throw StartupError(description: "configuration error at 'admin.\(error.field)': \(error.problem)")
+            }
+        }
+        store.sealWaitingAuditInBackground(tenantIDs: directory.all.compactMap(\.hmsTenantID) + [HMSRepository.adminChainTenantID])
         let secret: String
         if let configured = configuration.server.cursorSecret {
             secret = configured
@@ -69,9 +70,9 @@ public enum GatewayApplication {
             requestTracer = backend.tracer
             tracingService = backend.service
         }
-        let services = GatewayServices(configuration: configuration, tenants: tenants, verifier: verifier, repository: store,
+        let services = GatewayServices(configuration: configuration, tenants: directory, verifier: verifier, repository: store,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
-                                       audit: AuditWriter(repository: store),
+                                       audit: AuditWriter(repository: store), limiter: TenantLimiter(replicas: configuration.server.replicas),
                                        metrics: GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes,
                                                                database: { (store.activeCalls, store.maximumConnections) }),
                                        tracer: requestTracer, logger: logger)
@@ -82,6 +83,7 @@ public enum GatewayApplication {
             RequestLogMiddleware(services: services),
             PathGuardMiddleware(services: services),
             TenantMiddleware(services: services),
+            LimitMiddleware(services: services),
             AuditMiddleware(services: services),
             ContentNegotiationMiddleware(),
             AuthenticationMiddleware(services: services),
@@ -94,6 +96,15 @@ public enum GatewayApplication {
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)
         if let runner { application.addServices(StoreLifetime(runner: runner)) }
+        application.addServices(RegistrySync(directory: directory, metrics: services.metrics,
+                                             interval: .milliseconds(configuration.server.registryPollMilliseconds), logger: logger))
+        if configuration.admin.enabled {
+            application.addServices(Application(
+                responder: AdminResponder(services: services, registry: registry),
+                server: .http1(configuration: .init(idleTimeout: readTimeout)),
+                configuration: .init(address: .hostname(configuration.admin.host, port: configuration.admin.port), serverName: "fhir-gateway-admin"),
+                logger: logger))
+        }
         if let tracingService { application.addServices(tracingService) }
         if let metricsPort = configuration.server.metricsPort {
             application.addServices(Application(
@@ -122,8 +133,9 @@ public enum GatewayApplication {
         return (backend.factory, backend.service)
     }
 
+    /// The development issuer's key is loaded (made on first start) always: tenants created through
+    /// the admin API and the admin API itself may trust it.
     static func loadDevelopmentIssuer(_ configuration: GatewayConfiguration) async throws -> DevelopmentIssuer? {
-        guard configuration.tenants.contains(where: { $0.keySource == .development }) else { return nil }
         do {
             return try await DevelopmentIssuer.loadOrCreate(keyFile: configuration.developmentKeyFile, issuer: configuration.developmentIssuer)
         } catch {

@@ -14,6 +14,8 @@ struct ResolvedTenant: Sendable {
     let baseURL: String
     let mapping: MappingContext
     let documents: TenantDocuments
+    /// The tenant's limits in force: its own over its tier's.
+    let limits: TenantLimits
 
     var capability: CapabilityStatementRenderer.Rendered { documents.documents(for: self).capability }
     var smartConfiguration: JSON { documents.documents(for: self).smartConfiguration }
@@ -22,12 +24,13 @@ struct ResolvedTenant: Sendable {
 /// Everything request handling needs, built once by `buildApplication`.
 struct GatewayServices: Sendable {
     let configuration: GatewayConfiguration
-    let tenants: [String: ResolvedTenant]
+    let tenants: TenantDirectory
     let verifier: TokenVerifier
     let repository: HMSRepository
     let cursors: CursorCodec
     let developmentIssuer: DevelopmentIssuer?
     let audit: AuditWriter
+    let limiter: TenantLimiter
     let metrics: GatewayMetrics
     /// Traces requests when set; nil means tracing is off and no span is made.
     let tracer: (any Tracer)?

@@ -13,7 +13,7 @@ enum SmartConfiguration {
         switch tenant.keySource {
         case .development: document.append("jwks_uri", developmentJWKS)
         case .url(let url): document.append("jwks_uri", url)
-        case .file: break
+        case .file, .inline: break
         }
         document.append("authorization_endpoint", tenant.authorizationEndpoint)
         document.append("token_endpoint", tenant.tokenEndpoint)

@@ -34,6 +34,11 @@ final class TenantDocuments: Sendable {
         return rendered
     }
 
+    /// Drops the tenant's documents (its settings changed); the next request renders them anew.
+    func forget(_ slug: String) {
+        _ = cache.withLock { $0.removeValue(forKey: slug) }
+    }
+
     /// Documents rendered now (for tests and metrics).
     var count: Int { cache.withLock { $0.count } }
 }

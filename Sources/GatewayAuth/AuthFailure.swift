@@ -17,6 +17,10 @@ public enum AuthFailure: Error, Sendable, Equatable {
     /// The token is valid but its tenant claim does not name this tenant.
     case tenantMismatch
     case tenantSuspended
+    /// The tenant has no business associate agreement in force: no PHI may be served to it.
+    case agreementNotInForce
+    /// Valid, but without the scope the endpoint needs (admin API).
+    case insufficientScope
 
     public var reason: String {
         switch self {
@@ -34,6 +38,8 @@ public enum AuthFailure: Error, Sendable, Equatable {
         case .wrongAudience: "wrong_audience"
         case .tenantMismatch: "tenant_mismatch"
         case .tenantSuspended: "tenant_suspended"
+        case .agreementNotInForce: "baa_not_in_force"
+        case .insufficientScope: "insufficient_scope"
         }
     }
 
@@ -46,6 +52,10 @@ public enum AuthFailure: Error, Sendable, Equatable {
             return .forbidden("The token is not valid for this tenant")
         case .tenantSuspended:
             return .forbidden("This tenant is suspended")
+        case .agreementNotInForce:
+            return .forbidden("This tenant's business associate agreement is not in force: no patient data can be served until it is")
+        case .insufficientScope:
+            return .forbidden("The token does not carry the scope this endpoint requires")
         case .expired:
             return .unauthorized("The token has expired")
         case .notYetValid:

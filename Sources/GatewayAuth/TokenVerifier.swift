@@ -24,6 +24,8 @@ public final class TokenVerifier: Sendable {
     struct KeyState: Sendable {
         var keySet: TenantKeySet
         var fetchedAt: Int64
+        /// Where the keys are refetched from on an unknown `kid`; nil for fixed keys.
+        var url: String?
     }
 
     struct CachedScope: Sendable {
@@ -35,48 +37,74 @@ public final class TokenVerifier: Sendable {
     /// full cache costs 10,000 small entries whatever the tokens' size.
     typealias CacheKey = SHA256.Digest
 
-    private let keyStates: Mutex<[String: KeyState]>
-    private let jwksURLs: [String: String]
+    /// The admin API's keys sit beside the tenants' under a name no slug can take.
+    public static let adminRealm = "_admin"
+
+    private let keyStates = Mutex<[String: KeyState]>([:])
     private let cache = Mutex<[CacheKey: CachedScope]>([:])
+    private let developmentIssuer: DevelopmentIssuer?
     private let logger: Logger
 
-    init(keySets: [String: TenantKeySet], jwksURLs: [String: String], logger: Logger) {
-        self.keyStates = Mutex(keySets.mapValues { KeyState(keySet: $0, fetchedAt: 0) })
-        self.jwksURLs = jwksURLs
+    public init(developmentIssuer: DevelopmentIssuer?, logger: Logger) {
+        self.developmentIssuer = developmentIssuer
         self.logger = logger
     }
 
-    /// Loads every tenant's keys. A file that cannot be read fails start-up naming the tenant;
-    /// a JWKS URL that cannot be fetched now is retried on the first token.
+    /// A verifier holding every configured tenant's keys (tests and tools; the application installs
+    /// tenants from the registry as they change).
     public static func load(configuration: GatewayConfiguration, developmentIssuer: DevelopmentIssuer?, logger: Logger) async throws(ConfigurationError) -> TokenVerifier {
-        var keySets: [String: TenantKeySet] = [:]
-        var urls: [String: String] = [:]
+        let verifier = TokenVerifier(developmentIssuer: developmentIssuer, logger: logger)
         for (index, tenant) in configuration.tenants.enumerated() {
-            switch tenant.keySource {
-            case .development:
-                guard let developmentIssuer else { throw ConfigurationError(field: "tenants[\(index)].issuer", "the development issuer is not available") }
-                keySets[tenant.slug] = developmentIssuer.keySet
-            case .file(let path):
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw ConfigurationError(field: "tenants[\(index)].jwks_file", "cannot read '\(path)'")
-                }
-                do { keySets[tenant.slug] = try await TenantKeySet.parse(jwks: [UInt8](data)) } catch {
-                    throw ConfigurationError(field: "tenants[\(index)].jwks_file", error.description)
-                }
-            case .url(let url):
-                urls[tenant.slug] = url
-                keySets[tenant.slug] = (try? await fetch(url: url)) ?? .empty
-                if keySets[tenant.slug]?.keys.isEmpty ?? true {
-                    logger.warning("JWKS not available yet; will retry on first token", metadata: ["tenant": "\(tenant.slug)"])
+            do { try await verifier.install(realm: tenant.slug, keySource: tenant.keySource, fetchNow: true) } catch {
+                throw ConfigurationError(field: "tenants[\(index)].\(error.field)", error.problem)
+            }
+        }
+        return verifier
+    }
+
+    /// Trusts `keySource` for `realm` (a tenant slug, or ``adminRealm``) from now on, and forgets the
+    /// realm's verified tokens. A JWKS URL is fetched now when `fetchNow`, else on the first token.
+    public func install(realm: String, keySource: TenantConfiguration.KeySource, fetchNow: Bool) async throws(ConfigurationError) {
+        var state = KeyState(keySet: .empty, fetchedAt: 0, url: nil)
+        switch keySource {
+        case .development:
+            guard let developmentIssuer else { throw ConfigurationError(field: "issuer", "the development issuer is not available") }
+            state.keySet = developmentIssuer.keySet
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError(field: "jwks_file", "cannot read '\(path)'") }
+            do { state.keySet = try await TenantKeySet.parse(jwks: [UInt8](data)) } catch {
+                throw ConfigurationError(field: "jwks_file", error.description)
+            }
+        case .inline(let text):
+            do { state.keySet = try await TenantKeySet.parse(jwks: Array(text.utf8)) } catch {
+                throw ConfigurationError(field: "jwks", error.description)
+            }
+        case .url(let url):
+            state.url = url
+            if fetchNow {
+                if let keySet = try? await Self.fetch(url: url), !keySet.keys.isEmpty {
+                    state.keySet = keySet
+                    state.fetchedAt = Int64(Date().timeIntervalSince1970)
+                } else {
+                    logger.warning("JWKS not available yet; will retry on first token", metadata: ["tenant": "\(realm)"])
                 }
             }
         }
-        let verifier = TokenVerifier(keySets: keySets, jwksURLs: urls, logger: logger)
-        let now = Int64(Date().timeIntervalSince1970)
-        verifier.keyStates.withLock { states in
-            for slug in urls.keys where !(states[slug]?.keySet.keys.isEmpty ?? true) { states[slug]?.fetchedAt = now }
-        }
-        return verifier
+        keyStates.withLock { $0[realm] = state }
+        forgetTokens(of: realm)
+    }
+
+    /// Stops trusting any key for `realm` (a deleted tenant).
+    public func remove(realm: String) {
+        _ = keyStates.withLock { $0.removeValue(forKey: realm) }
+        forgetTokens(of: realm)
+    }
+
+    /// Whether keys are held for `realm` now (fetched or fixed).
+    public func hasKeys(realm: String) -> Bool { !(keyStates.withLock { $0[realm]?.keySet.keys.isEmpty } ?? true) }
+
+    public func forgetTokens(of realm: String) {
+        cache.withLock { entries in entries = entries.filter { $0.value.scope.slug != realm } }
     }
 
     static func fetch(url: String) async throws -> TenantKeySet {
@@ -104,43 +132,9 @@ public final class TokenVerifier: Sendable {
             return cached.scope
         }
 
-        let segments = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty,
-              !token.contains("=") else { throw .malformedToken }  // base64url without padding (RFC 7515 §2)
-        guard segments[0].utf8.count <= Self.maximumHeaderBytes else { throw .oversizedToken }
-        guard let headerBytes = Base64URL.decode(segments[0]), let header = try? JSONParser.parse(headerBytes, maximumDepth: 4),
-              case .object(let headerObject) = header else { throw .malformedToken }
-        guard let algorithm = headerObject["alg"]?.stringValue else { throw .malformedToken }
-        // No critical extension is understood here, so a token that names any must be refused (RFC 7515 §4.1.11).
-        guard headerObject["crit"] == nil else { throw .malformedToken }
-        guard TenantKeySet.asymmetricAlgorithms.contains(algorithm) else { throw .unsupportedAlgorithm }
-        guard let kid = headerObject["kid"]?.stringValue, !kid.isEmpty else { throw .unknownKey }
-
-        let key = try await key(for: kid, tenant: tenant.slug, now: now)
-        guard key.algorithm == algorithm else { throw .algorithmMismatch }
-        do {
-            _ = try await key.collection.verify(token, as: SignatureOnlyPayload.self)
-        } catch {
-            throw .badSignature
-        }
-
-        guard let payloadBytes = Base64URL.decode(segments[1]), let payload = try? JSONParser.parse(payloadBytes, maximumDepth: 16),
-              case .object(let claims) = payload else { throw .malformedToken }
-        // Signed with a key this tenant trusts but naming another tenant: 403, whatever else the token says.
-        guard claims[tenant.tenantClaim]?.stringValue == tenant.slug else { throw .tenantMismatch }
+        let claims = try await verifiedClaims(token, realm: tenant.slug, issuer: tenant.issuer, audience: tenant.audience,
+                                              tenantClaim: (tenant.tenantClaim, tenant.slug), now: now)
         guard let expiry = Self.numericDate(claims["exp"]) else { throw .missingExpiry }
-        guard now <= expiry + Self.leewaySeconds else { throw .expired }
-        if let notBefore = claims["nbf"] {
-            guard let notBefore = Self.numericDate(notBefore) else { throw .malformedToken }
-            guard now + Self.leewaySeconds >= notBefore else { throw .notYetValid }
-        }
-        guard claims["iss"]?.stringValue == tenant.issuer else { throw .wrongIssuer }
-        switch claims["aud"] {
-        case .string(let audience)? where audience == tenant.audience: break
-        case .array(let audiences)? where audiences.contains(.string(tenant.audience)): break
-        default: throw .wrongAudience
-        }
-
         let scopeText: String
         if let text = claims["scope"]?.stringValue {
             scopeText = text
@@ -160,11 +154,70 @@ public final class TokenVerifier: Sendable {
         return scope
     }
 
+    /// The claims of a token signed by one of `realm`'s keys, checked for time, issuer and audience
+    /// (and the tenant claim when given); the checks every token passes, tenant or admin.
+    private func verifiedClaims(_ token: String, realm: String, issuer: String, audience: String, tenantClaim: (String, String)?,
+                                now: Int64) async throws(AuthFailure) -> JSONObject {
+        let segments = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty,
+              !token.contains("=") else { throw .malformedToken }  // base64url without padding (RFC 7515 §2)
+        guard segments[0].utf8.count <= Self.maximumHeaderBytes else { throw .oversizedToken }
+        guard let headerBytes = Base64URL.decode(segments[0]), let header = try? JSONParser.parse(headerBytes, maximumDepth: 4),
+              case .object(let headerObject) = header else { throw .malformedToken }
+        guard let algorithm = headerObject["alg"]?.stringValue else { throw .malformedToken }
+        // No critical extension is understood here, so a token that names any must be refused (RFC 7515 §4.1.11).
+        guard headerObject["crit"] == nil else { throw .malformedToken }
+        guard TenantKeySet.asymmetricAlgorithms.contains(algorithm) else { throw .unsupportedAlgorithm }
+        guard let kid = headerObject["kid"]?.stringValue, !kid.isEmpty else { throw .unknownKey }
+
+        let key = try await key(for: kid, tenant: realm, now: now)
+        guard key.algorithm == algorithm else { throw .algorithmMismatch }
+        do {
+            _ = try await key.collection.verify(token, as: SignatureOnlyPayload.self)
+        } catch {
+            throw .badSignature
+        }
+
+        guard let payloadBytes = Base64URL.decode(segments[1]), let payload = try? JSONParser.parse(payloadBytes, maximumDepth: 16),
+              case .object(let claims) = payload else { throw .malformedToken }
+        // Signed with a key this tenant trusts but naming another tenant: 403, whatever else the token says.
+        if let (claim, value) = tenantClaim { guard claims[claim]?.stringValue == value else { throw .tenantMismatch } }
+        guard let expiry = Self.numericDate(claims["exp"]) else { throw .missingExpiry }
+        guard now <= expiry + Self.leewaySeconds else { throw .expired }
+        if let notBefore = claims["nbf"] {
+            guard let notBefore = Self.numericDate(notBefore) else { throw .malformedToken }
+            guard now + Self.leewaySeconds >= notBefore else { throw .notYetValid }
+        }
+        guard claims["iss"]?.stringValue == issuer else { throw .wrongIssuer }
+        switch claims["aud"] {
+        case .string(let named)? where named == audience: break
+        case .array(let audiences)? where audiences.contains(.string(audience)): break
+        default: throw .wrongAudience
+        }
+
+        return claims
+    }
+
+    /// Checks an admin API bearer token: the admin issuer's keys and audience, and the admin scope.
+    public func authorizeAdmin(authorization: String?, admin: GatewayConfiguration.Admin,
+                               now: Int64 = Int64(Date().timeIntervalSince1970)) async throws(AuthFailure) -> (subject: String, clientID: String?) {
+        guard let authorization, !authorization.isEmpty else { throw .missingToken }
+        guard authorization.utf8.count <= Self.maximumTokenBytes + 7 else { throw .oversizedToken }
+        guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { throw .malformedToken }
+        let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let claims = try await verifiedClaims(token, realm: Self.adminRealm, issuer: admin.issuer, audience: admin.audience,
+                                              tenantClaim: nil, now: now)
+        let scopes = (claims["scope"]?.stringValue ?? "").split(separator: " ").map(String.init)
+        guard scopes.contains(admin.scope) else { throw .insufficientScope }
+        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty, subject.utf8.count <= 256 else { throw .malformedToken }
+        return (subject, claims["azp"]?.stringValue ?? claims["client_id"]?.stringValue)
+    }
+
     /// Looks the `kid` up in the tenant's keys; for a JWKS URL, refetches at most once a minute on a miss.
     private func key(for kid: String, tenant slug: String, now: Int64) async throws(AuthFailure) -> TenantKeySet.Key {
         let state = keyStates.withLock { $0[slug] }
         if let key = state?.keySet.keys[kid] { return key }
-        guard let url = jwksURLs[slug] else { throw .unknownKey }
+        guard let url = state?.url else { throw .unknownKey }
         let mayRefresh = keyStates.withLock { states -> Bool in
             guard now - (states[slug]?.fetchedAt ?? 0) >= Self.minimumRefreshInterval else { return false }
             states[slug]?.fetchedAt = now
@@ -173,9 +226,12 @@ public final class TokenVerifier: Sendable {
         guard mayRefresh else { throw .unknownKey }
         do {
             let fresh = try await Self.fetch(url: url)
-            keyStates.withLock { $0[slug] = KeyState(keySet: fresh, fetchedAt: now) }
+            keyStates.withLock { states in
+                // Replaced meanwhile (the tenant's issuer changed): keep the new source.
+                if states[slug]?.url == url { states[slug] = KeyState(keySet: fresh, fetchedAt: now, url: url) }
+            }
             // A key the issuer withdrew must not keep its tokens alive in the cache.
-            cache.withLock { entries in entries = entries.filter { $0.value.scope.slug != slug } }
+            forgetTokens(of: slug)
             if let key = fresh.keys[kid] { return key }
         } catch {
             logger.warning("JWKS refresh failed", metadata: ["tenant": "\(slug)"])

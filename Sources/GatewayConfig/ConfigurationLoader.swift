@@ -13,11 +13,12 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
         guard let document = root as? [String: Any] else { throw ConfigurationError(field: "(file)", "expected a mapping at the top level") }
-        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing"], at: "")
+        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
         try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
-                                          "request_read_timeout_seconds", "maximum_connections_per_client", "metrics_port"], at: "server")
+                                          "request_read_timeout_seconds", "maximum_connections_per_client", "metrics_port",
+                                          "replicas", "registry_poll_milliseconds"], at: "server")
         let host = try string(serverNode["host"], at: "server.host") ?? "127.0.0.1"
         let port = try integer(serverNode["port"], at: "server.port") ?? 8080
         guard (1...65535).contains(port) else { throw ConfigurationError(field: "server.port", "must be between 1 and 65535") }
@@ -48,10 +49,16 @@ public enum ConfigurationLoader {
             guard (1...65535).contains(metricsPort) else { throw ConfigurationError(field: "server.metrics_port", "must be between 1 and 65535") }
             guard metricsPort != port else { throw ConfigurationError(field: "server.metrics_port", "must differ from server.port") }
         }
-        let server = GatewayConfiguration.Server(host: host, port: port, publicBaseURL: publicBase, cursorSecret: cursorSecret,
+        var server = GatewayConfiguration.Server(host: host, port: port, publicBaseURL: publicBase, cursorSecret: cursorSecret,
                                                  defaultPageSize: defaultPage, maximumPageSize: maximumPage,
                                                  requestReadTimeoutSeconds: readTimeout, maximumConnectionsPerClient: perClient,
                                                  metricsPort: metricsPort)
+        server.replicas = try integer(serverNode["replicas"], at: "server.replicas") ?? 1
+        guard (1...1000).contains(server.replicas) else { throw ConfigurationError(field: "server.replicas", "must be between 1 and 1000") }
+        server.registryPollMilliseconds = try integer(serverNode["registry_poll_milliseconds"], at: "server.registry_poll_milliseconds") ?? 500
+        guard (50...60_000).contains(server.registryPollMilliseconds) else {
+            throw ConfigurationError(field: "server.registry_poll_milliseconds", "must be between 50 and 60000")
+        }
 
         let databaseNode = try mapping(document["database"], at: "database") ?? [:]
         try checkKeys(databaseNode, allowed: ["url", "migration_url"], at: "database")
@@ -67,6 +74,13 @@ public enum ConfigurationLoader {
         let developmentIssuer = publicBase + "/dev-issuer"
 
         let tracing = try parseTracing(document["tracing"])
+        let admin = try parseAdmin(document["admin"], server: server, developmentIssuer: developmentIssuer)
+        var tiers: [TenantConfiguration.Tier: TenantLimits] = [:]
+        let tierNode = try mapping(document["tiers"], at: "tiers") ?? [:]
+        try checkKeys(tierNode, allowed: Set(TenantConfiguration.Tier.allCases.map(\.rawValue)), at: "tiers")
+        for tier in TenantConfiguration.Tier.allCases {
+            if let limits = try parseLimits(tierNode[tier.rawValue], at: "tiers.\(tier.rawValue)") { tiers[tier] = limits }
+        }
 
         guard let tenantNodes = document["tenants"] as? [Any], !tenantNodes.isEmpty else {
             throw ConfigurationError(field: "tenants", "at least one tenant is required")
@@ -79,7 +93,128 @@ public enum ConfigurationLoader {
             }
             tenants.append(tenant)
         }
-        return GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing)
+        return GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing,
+                                    admin: admin, tiers: tiers)
+    }
+
+    private static func parseAdmin(_ value: Any?, server: GatewayConfiguration.Server,
+                                   developmentIssuer: String) throws(ConfigurationError) -> GatewayConfiguration.Admin {
+        let node = try mapping(value, at: "admin") ?? [:]
+        try checkKeys(node, allowed: ["enabled", "host", "port", "issuer", "jwks_file", "jwks_url", "audience", "scope"], at: "admin")
+        let enabled = try boolean(node["enabled"], at: "admin.enabled") ?? true
+        let host = try string(node["host"], at: "admin.host") ?? server.host
+        let port = try integer(node["port"], at: "admin.port") ?? 8081
+        guard (1...65535).contains(port) else { throw ConfigurationError(field: "admin.port", "must be between 1 and 65535") }
+        if enabled {
+            guard port != server.port, port != server.metricsPort else {
+                throw ConfigurationError(field: "admin.port", "must differ from server.port and server.metrics_port")
+            }
+        }
+        let (issuer, keySource) = try parseIssuer(node, at: "admin", developmentIssuer: developmentIssuer, allowFiles: true)
+        let audience = try string(node["audience"], at: "admin.audience") ?? server.publicBaseURL + "/admin"
+        guard !audience.isEmpty else { throw ConfigurationError(field: "admin.audience", "must not be empty") }
+        let scope = try string(node["scope"], at: "admin.scope") ?? GatewayConfiguration.Admin.defaultScope
+        guard !scope.isEmpty, !scope.contains(" ") else { throw ConfigurationError(field: "admin.scope", "must be one scope, without spaces") }
+        return GatewayConfiguration.Admin(host: host, port: port, enabled: enabled, issuer: issuer, keySource: keySource,
+                                          audience: audience, scope: scope)
+    }
+
+    /// `issuer` with `jwks_file`, `jwks_url` or `jwks` (an inline key set), or `development`.
+    static func parseIssuer(_ node: [String: Any], at path: String, developmentIssuer: String,
+                            allowFiles: Bool) throws(ConfigurationError) -> (String, TenantConfiguration.KeySource) {
+        let issuerValue = try string(node["issuer"], at: "\(path).issuer") ?? (path == "admin" ? "development" : nil)
+        guard let issuerValue else {
+            throw ConfigurationError(field: "\(path).issuer", "is required (an https URL, or 'development' for the built-in issuer)")
+        }
+        let jwksFile = try string(node["jwks_file"], at: "\(path).jwks_file")
+        let jwksURL = try string(node["jwks_url"], at: "\(path).jwks_url")
+        let inline = node["jwks"].flatMap { $0 is NSNull ? nil : $0 }
+        if jwksFile != nil, !allowFiles {
+            throw ConfigurationError(field: "\(path).jwks_file", "not accepted here: give jwks_url or an inline jwks")
+        }
+        if issuerValue == "development" {
+            guard jwksFile == nil, jwksURL == nil, inline == nil else {
+                throw ConfigurationError(field: "\(path).issuer", "the development issuer has its own key; remove jwks_file, jwks_url and jwks")
+            }
+            return (developmentIssuer, .development)
+        }
+        guard issuerValue.hasPrefix("https://") || issuerValue.hasPrefix("http://"), issuerValue.utf8.count <= 2048 else {
+            throw ConfigurationError(field: "\(path).issuer", "must be an http(s) URL or 'development'")
+        }
+        switch (jwksFile, jwksURL, inline) {
+        case (let file?, nil, nil): return (issuerValue, .file(file))
+        case (nil, let url?, nil):
+            guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.utf8.count <= 2048 else {
+                throw ConfigurationError(field: "\(path).jwks_url", "must be an http(s) URL")
+            }
+            return (issuerValue, .url(url))
+        case (nil, nil, let keys?):
+            guard let object = keys as? [String: Any], object["keys"] is [Any] else {
+                throw ConfigurationError(field: "\(path).jwks", "must be a JSON Web Key Set: an object with a keys array")
+            }
+            return (issuerValue, .inline(ConfigurationValue.jsonText(object)))
+        case (nil, nil, nil): throw ConfigurationError(field: "\(path).jwks_url", "an external issuer needs jwks_url, jwks or jwks_file")
+        default: throw ConfigurationError(field: "\(path).jwks_url", "give one of jwks_file, jwks_url and jwks")
+        }
+    }
+
+    static let limitKeys: Set<String> = ["read", "search", "write", "export", "concurrent_requests", "database_connections", "stored_resources"]
+
+    static func parseLimits(_ value: Any?, at path: String) throws(ConfigurationError) -> TenantLimits? {
+        guard let node = try mapping(value, at: path) else { return nil }
+        try checkKeys(node, allowed: limitKeys, at: path)
+        var limits = TenantLimits()
+        limits.read = try parseRate(node["read"], at: "\(path).read")
+        limits.search = try parseRate(node["search"], at: "\(path).search")
+        limits.write = try parseRate(node["write"], at: "\(path).write")
+        limits.export = try parseRate(node["export"], at: "\(path).export")
+        limits.concurrentRequests = try integer(node["concurrent_requests"], at: "\(path).concurrent_requests")
+        if let value = limits.concurrentRequests, !(1...100_000).contains(value) {
+            throw ConfigurationError(field: "\(path).concurrent_requests", "must be between 1 and 100000")
+        }
+        limits.databaseConnections = try integer(node["database_connections"], at: "\(path).database_connections")
+        if let value = limits.databaseConnections, !(1...1000).contains(value) {
+            throw ConfigurationError(field: "\(path).database_connections", "must be between 1 and 1000")
+        }
+        if let storage = try mapping(node["stored_resources"], at: "\(path).stored_resources") {
+            try checkKeys(storage, allowed: ["soft", "hard"], at: "\(path).stored_resources")
+            limits.storedResourcesSoft = try integer(storage["soft"], at: "\(path).stored_resources.soft")
+            limits.storedResourcesHard = try integer(storage["hard"], at: "\(path).stored_resources.hard")
+            for (name, value) in [("soft", limits.storedResourcesSoft), ("hard", limits.storedResourcesHard)] {
+                if let value, !(0...1_000_000_000_000).contains(value) {
+                    throw ConfigurationError(field: "\(path).stored_resources.\(name)", "must be between 0 and 1000000000000")
+                }
+            }
+            if let soft = limits.storedResourcesSoft, let hard = limits.storedResourcesHard, soft > hard {
+                throw ConfigurationError(field: "\(path).stored_resources.soft", "must not exceed hard")
+            }
+        }
+        return limits
+    }
+
+    private static func parseRate(_ value: Any?, at path: String) throws(ConfigurationError) -> RateLimit? {
+        guard let node = try mapping(value, at: path) else { return nil }
+        try checkKeys(node, allowed: ["rate", "burst"], at: path)
+        guard let rate = try number(node["rate"], at: "\(path).rate"), rate > 0, rate <= 1_000_000 else {
+            throw ConfigurationError(field: "\(path).rate", "is required: requests per second, above 0 and at most 1000000")
+        }
+        let burst = try integer(node["burst"], at: "\(path).burst") ?? max(1, Int(min(rate, 1_000_000).rounded(.up)))
+        guard (1...10_000_000).contains(burst) else { throw ConfigurationError(field: "\(path).burst", "must be between 1 and 10000000") }
+        return RateLimit(rate: rate, burst: burst)
+    }
+
+    private static func parseAgreement(_ value: Any?, at path: String) throws(ConfigurationError) -> BusinessAssociateAgreement? {
+        guard let node = try mapping(value, at: path) else { return nil }
+        try checkKeys(node, allowed: ["version", "signed", "expires"], at: path)
+        guard let version = try string(node["version"], at: "\(path).version"), (1...64).contains(version.utf8.count) else {
+            throw ConfigurationError(field: "\(path).version", "is required (1-64 characters)")
+        }
+        guard let signed = try date(node["signed"], at: "\(path).signed") else {
+            throw ConfigurationError(field: "\(path).signed", "is required (YYYY-MM-DD)")
+        }
+        let expires = try date(node["expires"], at: "\(path).expires")
+        if let expires, expires < signed { throw ConfigurationError(field: "\(path).expires", "is before signed") }
+        return BusinessAssociateAgreement(version: version, signed: signed, expires: expires)
     }
 
     private static func parseTracing(_ value: Any?) throws(ConfigurationError) -> GatewayConfiguration.Tracing {
@@ -104,9 +239,13 @@ public enum ConfigurationLoader {
     private static let tenantKeys: Set<String> = [
         "slug", "name", "tier", "status", "issuer", "jwks_file", "jwks_url", "audience", "tenant_claim",
         "resource_types", "profile_set", "authorization_endpoint", "token_endpoint", "cors_allowed_origins",
+        "jwks", "limits", "baa",
     ]
 
-    private static func parseTenant(_ node: Any, at path: String, developmentIssuer: String) throws(ConfigurationError) -> TenantConfiguration {
+    /// One tenant from a configuration file entry or an admin API body (`allowFiles` false: no
+    /// `jwks_file`, since an admin must not make the gateway read its own files).
+    static func parseTenant(_ node: Any, at path: String, developmentIssuer: String,
+                            allowFiles: Bool = true) throws(ConfigurationError) -> TenantConfiguration {
         guard let tenant = node as? [String: Any] else { throw ConfigurationError(field: path, "expected a mapping") }
         try checkKeys(tenant, allowed: tenantKeys, at: path)
         guard let slug = try string(tenant["slug"], at: "\(path).slug") else { throw ConfigurationError(field: "\(path).slug", "is required") }
@@ -114,39 +253,13 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "\(path).slug", "'\(slug)' must be 1-63 lowercase letters, digits or inner hyphens")
         }
         let name = try string(tenant["name"], at: "\(path).name") ?? slug
+        guard (1...256).contains(name.utf8.count), !name.utf8.contains(0) else {
+            throw ConfigurationError(field: "\(path).name", "must be 1-256 characters")
+        }
         let tier = try enumeration(tenant["tier"], at: "\(path).tier", default: TenantConfiguration.Tier.starter)
         let status = try enumeration(tenant["status"], at: "\(path).status", default: TenantConfiguration.Status.active)
         let profileSet = try enumeration(tenant["profile_set"], at: "\(path).profile_set", default: TenantConfiguration.ProfileSet.base)
-
-        guard let issuerValue = try string(tenant["issuer"], at: "\(path).issuer") else {
-            throw ConfigurationError(field: "\(path).issuer", "is required (an https URL, or 'development' for the built-in issuer)")
-        }
-        let jwksFile = try string(tenant["jwks_file"], at: "\(path).jwks_file")
-        let jwksURL = try string(tenant["jwks_url"], at: "\(path).jwks_url")
-        let issuer: String
-        let keySource: TenantConfiguration.KeySource
-        if issuerValue == "development" {
-            guard jwksFile == nil, jwksURL == nil else {
-                throw ConfigurationError(field: "\(path).jwks_file", "the development issuer has its own key; remove jwks_file and jwks_url")
-            }
-            issuer = developmentIssuer
-            keySource = .development
-        } else {
-            guard issuerValue.hasPrefix("https://") || issuerValue.hasPrefix("http://") else {
-                throw ConfigurationError(field: "\(path).issuer", "must be an http(s) URL or 'development'")
-            }
-            issuer = issuerValue
-            switch (jwksFile, jwksURL) {
-            case (let file?, nil): keySource = .file(file)
-            case (nil, let url?):
-                guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
-                    throw ConfigurationError(field: "\(path).jwks_url", "must be an http(s) URL")
-                }
-                keySource = .url(url)
-            case (nil, nil): throw ConfigurationError(field: "\(path).jwks_file", "a tenant with an external issuer needs jwks_file or jwks_url")
-            default: throw ConfigurationError(field: "\(path).jwks_url", "give jwks_file or jwks_url, not both")
-            }
-        }
+        let (issuer, keySource) = try parseIssuer(tenant, at: path, developmentIssuer: developmentIssuer, allowFiles: allowFiles)
         guard let audience = try string(tenant["audience"], at: "\(path).audience"), !audience.isEmpty else {
             throw ConfigurationError(field: "\(path).audience", "is required")
         }
@@ -184,38 +297,77 @@ public enum ConfigurationLoader {
                                                 audience: audience, tenantClaim: tenantClaim, resourceTypes: resourceTypes, profileSet: profileSet,
                                                 authorizationEndpoint: authorization, tokenEndpoint: token)
         configuration.corsAllowedOrigins = origins
+        configuration.limits = try parseLimits(tenant["limits"], at: "\(path).limits") ?? TenantLimits()
+        configuration.baa = try parseAgreement(tenant["baa"], at: "\(path).baa")
         return configuration
     }
 
-    private static func checkKeys(_ node: [String: Any], allowed: Set<String>, at path: String) throws(ConfigurationError) {
+    static func checkKeys(_ node: [String: Any], allowed: Set<String>, at path: String) throws(ConfigurationError) {
         for key in node.keys.sorted() where !allowed.contains(key) {
             throw ConfigurationError(field: path.isEmpty ? key : "\(path).\(key)", "unknown field")
         }
     }
 
-    private static func mapping(_ value: Any?, at path: String) throws(ConfigurationError) -> [String: Any]? {
+    static func mapping(_ value: Any?, at path: String) throws(ConfigurationError) -> [String: Any]? {
         guard let value, !(value is NSNull) else { return nil }
         guard let map = value as? [String: Any] else { throw ConfigurationError(field: path, "expected a mapping") }
         return map
     }
 
-    private static func string(_ value: Any?, at path: String) throws(ConfigurationError) -> String? {
+    static func string(_ value: Any?, at path: String) throws(ConfigurationError) -> String? {
         guard let value, !(value is NSNull) else { return nil }
         if let text = value as? String { return text }
         throw ConfigurationError(field: path, "expected a string")
     }
 
-    private static func integer(_ value: Any?, at path: String) throws(ConfigurationError) -> Int? {
+    static func integer(_ value: Any?, at path: String) throws(ConfigurationError) -> Int? {
         guard let value, !(value is NSNull) else { return nil }
+        if value is Bool { throw ConfigurationError(field: path, "expected an integer") }
         if let number = value as? Int { return number }
         throw ConfigurationError(field: path, "expected an integer")
     }
 
-    private static func enumeration<E: RawRepresentable & CaseIterable>(_ value: Any?, at path: String, default fallback: E) throws(ConfigurationError) -> E where E.RawValue == String {
+    static func number(_ value: Any?, at path: String) throws(ConfigurationError) -> Double? {
+        guard let value, !(value is NSNull) else { return nil }
+        if value is Bool { throw ConfigurationError(field: path, "expected a number") }
+        if let number = value as? Int { return Double(number) }
+        if let number = value as? Double, number.isFinite { return number }
+        throw ConfigurationError(field: path, "expected a number")
+    }
+
+    static func boolean(_ value: Any?, at path: String) throws(ConfigurationError) -> Bool? {
+        guard let value, !(value is NSNull) else { return nil }
+        if let flag = value as? Bool { return flag }
+        throw ConfigurationError(field: path, "expected true or false")
+    }
+
+    /// A calendar date: `YYYY-MM-DD` text, or the date YAML makes of an unquoted one.
+    static func date(_ value: Any?, at path: String) throws(ConfigurationError) -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        if let date = value as? Date {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            guard let year = parts.year, let month = parts.month, let day = parts.day, (1...9999).contains(year) else {
+                throw ConfigurationError(field: path, "expected a date YYYY-MM-DD")
+            }
+            return String(year).leftPadded(4) + "-" + String(month).leftPadded(2) + "-" + String(day).leftPadded(2)
+        }
+        guard let text = value as? String, BusinessAssociateAgreement.day(text) != nil else {
+            throw ConfigurationError(field: path, "expected a date YYYY-MM-DD")
+        }
+        return text
+    }
+
+    static func enumeration<E: RawRepresentable & CaseIterable>(_ value: Any?, at path: String, default fallback: E) throws(ConfigurationError) -> E where E.RawValue == String {
         guard let text = try string(value, at: path) else { return fallback }
         guard let parsed = E(rawValue: text) else {
             throw ConfigurationError(field: path, "'\(text)' must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return parsed
     }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

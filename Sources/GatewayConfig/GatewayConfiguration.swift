@@ -16,6 +16,11 @@ public struct GatewayConfiguration: Sendable {
         public var maximumConnectionsPerClient: Int
         /// When set, `/metrics` is served on its own listener on this port (same host) and not on `port`.
         public var metricsPort: Int?
+        /// Gateway processes sharing the load behind one balancer: each enforces 1/`replicas` of every
+        /// tenant's rate limits, so the tenant gets its limit in total (limits are not shared state).
+        public var replicas: Int = 1
+        /// How often each process reads registry changes made by the others (admin API, CLI).
+        public var registryPollMilliseconds: Int = 500
 
         public init(host: String = "127.0.0.1", port: Int = 8080, publicBaseURL: String? = nil, cursorSecret: String? = nil,
                     defaultPageSize: Int = 20, maximumPageSize: Int = 200, requestReadTimeoutSeconds: Int = 30,
@@ -59,15 +64,46 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// The admin API's own listener and the issuer whose tokens it accepts.
+    public struct Admin: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// False turns the admin API off (no listener).
+        public var enabled: Bool
+        public var issuer: String
+        public var keySource: TenantConfiguration.KeySource
+        public var audience: String
+        /// The scope an admin token must carry.
+        public var scope: String
+
+        public static let defaultScope = "gateway/admin"
+
+        public init(host: String = "127.0.0.1", port: Int = 8081, enabled: Bool = true, issuer: String,
+                    keySource: TenantConfiguration.KeySource = .development, audience: String, scope: String = Admin.defaultScope) {
+            self.host = host
+            self.port = port
+            self.enabled = enabled
+            self.issuer = issuer
+            self.keySource = keySource
+            self.audience = audience
+            self.scope = scope
+        }
+    }
+
     public var server: Server
     public var database: Database
+    public var admin: Admin
+    /// Limits of each tier; a tenant's record overrides them field by field.
+    public var tiers: [TenantConfiguration.Tier: TenantLimits]
     public var tenants: [TenantConfiguration]
     /// Where the development issuer keeps its signing key (PEM), when any tenant uses it.
     public var developmentKeyFile: String
     public var tracing: Tracing
 
     public init(server: Server, database: Database, tenants: [TenantConfiguration], developmentKeyFile: String,
-                tracing: Tracing = Tracing()) {
+                tracing: Tracing = Tracing(), admin: Admin? = nil, tiers: [TenantConfiguration.Tier: TenantLimits] = [:]) {
+        self.admin = admin ?? Admin(host: server.host, issuer: server.publicBaseURL + "/dev-issuer", audience: server.publicBaseURL + "/admin")
+        self.tiers = tiers
         self.server = server
         self.database = database
         self.tenants = tenants
@@ -80,5 +116,10 @@ public struct GatewayConfiguration: Sendable {
 
     public func tenant(slug: some StringProtocol) -> TenantConfiguration? {
         tenants.first { $0.slug == slug }
+    }
+
+    /// The limits in force for `tenant`: its own overrides over its tier's configured limits over the built-in ones.
+    public func limits(for tenant: TenantConfiguration) -> TenantLimits {
+        tenant.limits.over((tiers[tenant.tier] ?? TenantLimits()).over(TenantLimits.builtIn(tenant.tier)))
     }
 }

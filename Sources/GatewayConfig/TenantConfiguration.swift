@@ -7,6 +7,8 @@ public struct TenantConfiguration: Sendable, Equatable {
         case development
         case file(String)
         case url(String)
+        /// A JWKS document held in the registry itself (the admin API's `jwks`, or a `jwks_file` once applied).
+        case inline(String)
     }
     public enum ProfileSet: String, Sendable, CaseIterable {
         case base
@@ -27,6 +29,10 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var tokenEndpoint: String
     /// Browser origins allowed by CORS (exact `scheme://host[:port]`, or `*` for any origin without credentials).
     public var corsAllowedOrigins: [String] = []
+    /// This tenant's own limits; unset fields take the tier's.
+    public var limits = TenantLimits()
+    /// The business associate agreement; nil or not in force means no PHI is served.
+    public var baa: BusinessAssociateAgreement?
 
     public init(
         slug: String, name: String, tier: Tier = .starter, status: Status = .active, issuer: String,

@@ -139,6 +139,8 @@ enum AuditSchema {
     /// SQLite has no roles: triggers refuse updates and deletes of audit rows.
     static let sqliteTriggers = [
         "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+        sqliteNoDeleteTrigger,
     ]
+    static let sqliteNoDeleteTrigger =
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"
 }

@@ -10,6 +10,8 @@ protocol DatabaseTransaction: Sendable {
     func lock(_ key: String) async throws
     /// Moves the tenant's waiting audit records named in `seals` into the chain, in one step.
     func sealAudit(tenantID: String, seals: [AuditSeal]) async throws
+    /// Removes every row the gateway holds for the tenant (the transaction's tenant), audit trail included.
+    func purgeTenant(_ tenantID: String) async throws
 }
 
 /// Where one waiting audit record goes in its tenant's chain.

@@ -256,6 +256,10 @@ final class PostgresBackend: DatabaseBackend {
             })
             try await execute("SELECT gw_audit_seal(\(SQLBind.uuid(tenantID)), \(SQLBind.text(list.serializedString))::jsonb)")
         }
+
+        func purgeTenant(_ tenantID: String) async throws {
+            try await execute("SELECT gw_purge_tenant(\(SQLBind.uuid(tenantID)))")
+        }
     }
 
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],

@@ -169,6 +169,15 @@ final class SQLiteBackend: DatabaseBackend {
             guard moved == Int64(seals.count) else { throw StoreError("waiting audit records are missing") }
             try await execute("DELETE FROM audit_pending WHERE tenant_id = \(tenant) AND arrival IN (\(arrivals))")
         }
+
+        /// The append-only trigger is lifted for this transaction only: it is back before the commit.
+        func purgeTenant(_ tenantID: String) async throws {
+            try await execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
+            for table in TenantRegistrySchema.tenantTables {
+                try await execute("DELETE FROM \(unsafeRaw: table) WHERE tenant_id = \(SQLBind.uuid(tenantID))")
+            }
+            try await execute("\(unsafeRaw: AuditSchema.sqliteNoDeleteTrigger)")
+        }
     }
 
     func enqueueAudit(_ records: [HMSRepository.AuditRecord]) async throws {

@@ -86,6 +86,7 @@ enum Migrations {
             (6, HMSSchema.foldedColumnStatements(dialect)),
             (7, HMSSchema.sortIndexStatements),
             (8, postgres ? AuditSchema.postgresEnqueueStatements : []),
+            (9, TenantRegistrySchema.statements(dialect) + (postgres ? TenantRegistrySchema.postgresSecurityStatements(gatewayRole: role) : [])),
         ]
     }
 }

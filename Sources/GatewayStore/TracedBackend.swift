@@ -81,5 +81,9 @@ struct TracedBackend: DatabaseBackend {
         func sealAudit(tenantID: String, seals: [AuditSeal]) async throws {
             try await TracedBackend.span(system: system, operation: "seal_audit") { try await base.sealAudit(tenantID: tenantID, seals: seals) }
         }
+
+        func purgeTenant(_ tenantID: String) async throws {
+            try await TracedBackend.span(system: system, operation: "purge_tenant") { try await base.purgeTenant(tenantID) }
+        }
     }
 }

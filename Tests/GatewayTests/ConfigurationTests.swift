@@ -51,7 +51,7 @@ import Testing
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    tier: gold", "tenants[0].tier"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    status: paused", "tenants[0].status"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    resource_types: [Patient, Banana]", "tenants[0].resource_types[1]"),
-        ("tenants:\n  - slug: acme\n    issuer: https://x\n    audience: a", "tenants[0].jwks_file"),
+        ("tenants:\n  - slug: acme\n    issuer: https://x\n    audience: a", "tenants[0].jwks_url"),
         ("tenants:\n  - slug: acme\n    issuer: https://x\n    jwks_file: f\n    jwks_url: https://x/j\n    audience: a", "tenants[0].jwks_url"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    colour: red", "tenants[0].colour"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n  - slug: acme\n    issuer: development\n    audience: b", "tenants[1].slug"),

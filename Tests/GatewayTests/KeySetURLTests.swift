@@ -56,12 +56,22 @@ import Testing
         try server.publish([TestKeys.jwk(ec: TestKeys.globexEC, kid: "rotating-1")])
         try await server.start()
         let probes = server.fetches
+        // Its own store: the changed tenant goes into the registry, which the shared fixture's applications follow.
         var configuration = fixture.configuration
-        let index = try #require(configuration.tenants.firstIndex { $0.slug == "initech" })
-        configuration.tenants[index] = TenantConfiguration(
+        let directory = try GatewayFixture.makeDirectory()
+        configuration.database = .sqlite(path: "\(directory)/keys.sqlite")
+        var initech = TenantConfiguration(
             slug: "initech", name: "Initech Care", issuer: "https://sso.initech.test", keySource: .url("http://127.0.0.1:\(server.port)/jwks.json"),
             audience: "initech-api")
-        let application = try await GatewayApplication.build(configuration: configuration, repository: fixture.repository, logger: testLogger)
+        initech.baa = BusinessAssociateAgreement(version: "1", signed: "2026-01-01", expires: nil)
+        configuration.tenants = [initech]
+        let index = 0
+        let repository = try await HMSRepository.open(configuration.database, logger: testLogger)
+        let runner = Task { await repository.run() }
+        defer { runner.cancel() }
+        try await repository.migrate()
+        _ = try await HMSSeeder(repository: repository).seed(tenants: [("initech", "Initech Care")], patientsPerTenant: 2, logger: testLogger)
+        let application = try await GatewayApplication.build(configuration: configuration, repository: repository, logger: testLogger)
         @Sendable func token(kid: String, key: TestKeys.Signer) -> String {
             let claims = JSON.object(["iss": .string("https://sso.initech.test"), "aud": .string("initech-api"), "tenant_id": .string("initech"),
                                       "exp": .int(Int(GatewayFixture.now + 600)), "scope": .string("system/*.rs")])

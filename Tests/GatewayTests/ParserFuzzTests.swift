@@ -166,7 +166,8 @@ import W3CTraceContext
         let fixture = try await GatewayFixture.shared(.sqlite)
         let token = fixture.token("initech")
         let tenant = try #require(fixture.configuration.tenant(slug: "initech"))
-        let verifier = TokenVerifier(keySets: ["initech": fixture.developmentIssuer.keySet], jwksURLs: [:], logger: testLogger)
+        let verifier = TokenVerifier(developmentIssuer: fixture.developmentIssuer, logger: testLogger)
+        try await verifier.install(realm: "initech", keySource: .development, fetchNow: false)
         var tokens: [String] = []
         Self.fuzz("token", seeds: [token, "e30.e30.e30"]) { tokens.append($0) }
         for candidate in tokens.prefix(5000) where candidate != token {

@@ -18,6 +18,11 @@ final class GatewayMetrics: Sendable {
         static let inFlight = "fhir_gateway_requests_in_flight"
         static let databaseCalls = "fhir_gateway_db_calls_in_flight"
         static let poolSize = "fhir_gateway_db_pool_max_connections"
+        static let throttled = "fhir_gateway_throttled_total"
+        static let quotaWarnings = "fhir_gateway_storage_quota_total"
+        static let tenants = "fhir_gateway_tenants"
+        static let agreementsExpiring = "fhir_gateway_tenant_agreements_expiring"
+        static let agreementsNotInForce = "fhir_gateway_tenant_agreements_not_in_force"
     }
 
     static let help: [String: String] = [
@@ -28,6 +33,11 @@ final class GatewayMetrics: Sendable {
         Series.inFlight: "Requests being answered now.",
         Series.databaseCalls: "Database calls holding a pooled connection now.",
         Series.poolSize: "Size of the gateway's database connection pool.",
+        Series.throttled: "Requests refused with 429, by tenant and limit (a rate class or concurrency).",
+        Series.quotaWarnings: "Writes of tenants over their stored-resource quota, by tenant and level (soft: written and warned; hard: refused).",
+        Series.tenants: "Tenants in the registry this process serves.",
+        Series.agreementsExpiring: "Active tenants whose business associate agreement ends within 30 days.",
+        Series.agreementsNotInForce: "Active tenants without a business associate agreement in force (their PHI routes answer 403).",
     ]
 
     /// Resource types with a label of their own; any other becomes `other` (`{type}` in span names).
@@ -57,6 +67,7 @@ final class GatewayMetrics: Sendable {
         var latencies: [LatencyKey: CoreMetrics.Timer] = [:]
         var tokenFailures: [[String]: CoreMetrics.Counter] = [:]
         var auditFailures: [String: CoreMetrics.Counter] = [:]
+        var labelled: [[String]: CoreMetrics.Counter] = [:]
     }
 
     let registry: PrometheusCollectorRegistry
@@ -67,6 +78,9 @@ final class GatewayMetrics: Sendable {
     private let inFlight: CoreMetrics.Meter
     private let databaseCalls: CoreMetrics.Gauge
     private let poolSize: CoreMetrics.Gauge
+    private let tenantCount: CoreMetrics.Gauge
+    private let agreementsExpiring: CoreMetrics.Gauge
+    private let agreementsNotInForce: CoreMetrics.Gauge
 
     init(knownTypes: Set<String>, database: @escaping @Sendable () -> (active: Int, maximum: Int)) {
         let registry = PrometheusCollectorRegistry()
@@ -78,6 +92,33 @@ final class GatewayMetrics: Sendable {
         self.inFlight = CoreMetrics.Meter(label: Series.inFlight, factory: factory)
         self.databaseCalls = CoreMetrics.Gauge(label: Series.databaseCalls, factory: factory)
         self.poolSize = CoreMetrics.Gauge(label: Series.poolSize, factory: factory)
+        self.tenantCount = CoreMetrics.Gauge(label: Series.tenants, factory: factory)
+        self.agreementsExpiring = CoreMetrics.Gauge(label: Series.agreementsExpiring, factory: factory)
+        self.agreementsNotInForce = CoreMetrics.Gauge(label: Series.agreementsNotInForce, factory: factory)
+    }
+
+    func throttled(tenant: String, limit: String) { increment(Series.throttled, [("tenant", tenant), ("limit", limit)]) }
+
+    func storageQuota(tenant: String, level: String) { increment(Series.quotaWarnings, [("tenant", tenant), ("level", level)]) }
+
+    func tenants(count: Int, agreementsExpiring: Int, agreementsNotInForce: Int) {
+        tenantCount.record(count)
+        self.agreementsExpiring.record(agreementsExpiring)
+        self.agreementsNotInForce.record(agreementsNotInForce)
+    }
+
+    /// A counter of `series` with label values from fixed sets (tenant slugs and names chosen here).
+    private func increment(_ series: String, _ dimensions: [(String, String)]) {
+        let key = [series] + dimensions.map(\.1)
+        let factory = self.factory
+        let counter = handles.withLock { handles in
+            handles.labelled[key] ?? {
+                let made = CoreMetrics.Counter(label: series, dimensions: dimensions, factory: factory)
+                handles.labelled[key] = made
+                return made
+            }()
+        }
+        counter.increment()
     }
 
     func started() { inFlight.increment() }

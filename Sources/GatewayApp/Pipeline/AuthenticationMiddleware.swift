@@ -4,7 +4,7 @@ import GatewayAuth
 import GatewayStore
 import Hummingbird
 
-/// A suspended tenant is refused; the bearer token is verified with the tenant's own keys and
+/// A suspended tenant, or one without a business associate agreement in force, is refused; the bearer token is verified with the tenant's own keys and
 /// becomes the ``TenantScope`` the inner layers work with (tenant claim 403, anything else about
 /// the token 401); `user/` grants need a `fhirUser` naming a Practitioner of the tenant.
 struct AuthenticationMiddleware: RouterMiddleware {
@@ -16,6 +16,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard tenant.configuration.status == .active else {
             context.state.update { $0.authFailure = AuthFailure.tenantSuspended.reason }
             throw AuthFailure.tenantSuspended.fhirError
+        }
+        switch tenant.configuration.baa?.standing() {
+        case .inForce?: break
+        default:
+            context.state.update { $0.authFailure = AuthFailure.agreementNotInForce.reason }
+            throw AuthFailure.agreementNotInForce.fhirError
         }
         let scope: TenantScope
         do {

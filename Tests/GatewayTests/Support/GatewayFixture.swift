@@ -42,6 +42,12 @@ enum TestTenants {
           url: \(database)
         development_issuer:
           key_file: \(directory)/dev-key.pem
+        admin:
+          enabled: false
+        tiers:
+          enterprise: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
+          professional: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
+          starter: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
         tenants:
           - slug: acme
             name: Acme Health Group
@@ -51,6 +57,7 @@ enum TestTenants {
             audience: https://fhir.test/acme/r4
             profile_set: us-core
             cors_allowed_origins: [https://app.acme.test]
+            baa: {version: "2026-01", signed: 2026-01-01}
           - slug: globex
             name: Globex Hospitals
             tier: professional
@@ -60,17 +67,20 @@ enum TestTenants {
             tenant_claim: org
             profile_set: base
             resource_types: [Patient, Practitioner, Encounter, Organization]
+            baa: {version: "2026-01", signed: 2026-01-01}
           - slug: initech
             name: Initech Care
             issuer: development
             audience: https://fhir.test/initech/r4
             profile_set: us-core
+            baa: {version: "2026-01", signed: 2026-01-01}
           - slug: umbrella
             name: Umbrella Clinics
             status: suspended
             issuer: https://idp.acme.test
             jwks_file: \(directory)/acme-jwks.json
             audience: https://fhir.test/umbrella/r4
+            baa: {version: "2026-01", signed: 2026-01-01}
         """
     }
 

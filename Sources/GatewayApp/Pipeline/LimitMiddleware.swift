@@ -1,0 +1,62 @@
+import FHIRModels
+import GatewayConfig
+import HTTPTypes
+import Hummingbird
+
+/// The tenant's rate limits (a token bucket per rate class) and its cap on requests in progress.
+/// A refusal is a 429 `throttled` OperationOutcome with `Retry-After` and the IETF `RateLimit-Policy`
+/// and `RateLimit` fields, decided in memory: it never reaches the database (nor the audit trail,
+/// which a flood would otherwise fill; it is counted in metrics).
+struct LimitMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let services: GatewayServices
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let tenant = context.tenant, let interaction = context.interaction else { return try await next(request, context) }
+        let slug = tenant.configuration.slug
+        let rateClass = Self.rateClass(interaction)
+        var fields: [(String, String)] = []
+        if let limit = tenant.limits.rate(rateClass) {
+            let decision = services.limiter.take(slug: slug, rateClass: rateClass, limit: limit)
+            fields = Self.fields(rateClass, decision)
+            guard decision.allowed else {
+                services.metrics.throttled(tenant: slug, limit: rateClass.rawValue)
+                throw FHIRError(status: 429, code: .throttled,
+                                "The tenant's \(rateClass.rawValue) rate limit is reached (\(Self.describe(limit, replicas: services.limiter.replicas))); retry after \(decision.reset) s",
+                                headers: [("Retry-After", String(decision.reset))] + fields)
+            }
+        }
+        let maximum = tenant.limits.concurrentRequests ?? Int.max
+        guard services.limiter.enter(slug: slug, maximum: maximum) else {
+            services.metrics.throttled(tenant: slug, limit: "concurrency")
+            throw FHIRError(status: 429, code: .throttled, "The tenant has \(maximum) requests in progress, its limit; retry after 1 s",
+                            headers: [("Retry-After", "1")] + fields)
+        }
+        defer { services.limiter.leave(slug: slug) }
+        var response = try await next(request, context)
+        for (name, value) in fields {
+            if let field = HTTPField.Name(name) { response.headers[field] = value }
+        }
+        return response
+    }
+
+    static func rateClass(_ interaction: FHIRInteraction) -> TenantLimits.RateClass {
+        switch interaction {
+        case .search: .search
+        case .create, .update, .bundle, .validate: .write
+        default: .read
+        }
+    }
+
+    /// draft-ietf-httpapi-ratelimit-headers: the policy (quota `q` per window `w` seconds) and the
+    /// state (`r` remaining, `t` seconds to reset), named by the rate class.
+    static func fields(_ rateClass: TenantLimits.RateClass, _ decision: TenantLimiter.Decision) -> [(String, String)] {
+        [("RateLimit-Policy", "\"\(rateClass.rawValue)\";q=\(decision.quota);w=\(decision.window)"),
+         ("RateLimit", "\"\(rateClass.rawValue)\";r=\(decision.remaining);t=\(decision.reset)")]
+    }
+
+    static func describe(_ limit: RateLimit, replicas: Int) -> String {
+        let rate = limit.rate == limit.rate.rounded() ? String(Int(limit.rate)) : String(limit.rate)
+        return "\(rate) per second, bursts of \(limit.burst)" + (replicas > 1 ? ", across \(replicas) replicas" : "")
+    }
+}
