@@ -69,6 +69,21 @@ public struct DevelopmentIssuer: Sendable {
         return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
     }
 
+    /// Mints an admin API token (no tenant claim).
+    public func mintAdminToken(audience: String, scope: String, subject: String, ttlSeconds: Int64 = 3600,
+                               now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> String {
+        var claims = JSONObject()
+        claims.append("iss", issuer)
+        claims.append("sub", subject)
+        claims.append("aud", audience)
+        claims.append("iat", .int(Int(now)))
+        claims.append("exp", .int(Int(now + ttlSeconds)))
+        claims.append("jti", UUID().lowercasedString)
+        claims.append("azp", "fhir-gateway-cli")
+        claims.append("scope", scope)
+        return try sign(claims: claims)
+    }
+
     /// Mints an access token for a tenant, the way a SMART authorisation server would.
     public func mintToken(tenant: String, audience: String, tenantClaim: String = "tenant_id", scope: String,
                           patient: String? = nil, fhirUser: String? = nil, subject: String = "dev-user",

@@ -36,7 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
             shown.password = nil
             lines.append("Traces to \(shown.string ?? "the configured OTLP endpoint") as \(configuration.tracing.serviceName)")
         }
-        lines.append("Tenants:")
+        if configuration.admin.enabled {
+            lines.append("Admin API on http://\(configuration.admin.host):\(configuration.admin.port)/admin/tenants"
+                         + (configuration.admin.keySource == .development ? " (token: fhir-gateway token --admin)" : ""))
+        }
+        lines.append("Tenants in the configuration file (the registry may hold more):")
         for tenant in configuration.tenants {
             lines.append("  \(tenant.slug.padding(toLength: 10, withPad: " ", startingAt: 0)) \(configuration.server.publicBaseURL)/\(tenant.slug)/r4   \(tenant.name) [\(tenant.status.rawValue)]")
         }

@@ -25,7 +25,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let scope: TenantScope
         do {
-            guard let hmsTenantID = tenant.hmsTenantID else { throw FHIRError.serviceUnavailable }
+            guard let hmsTenantID = tenant.hmsTenantID else {
+                throw FHIRError(status: 503, code: .transient, "this tenant is registered but the HMS has no tenant with its slug yet; retry later",
+                                headers: [("Retry-After", "10")])
+            }
             scope = try await RequestTracing.span("token.verify", attributes: ["tenant": .string(tenant.configuration.slug)]) {
                 try await services.verifier.authorize(authorization: request.headers[.authorization], tenant: tenant.configuration,
                                                       tenantID: hmsTenantID)

@@ -1,0 +1,168 @@
+import ArgumentParser
+import FHIRModels
+import Foundation
+import GatewayApp
+import GatewayConfig
+import GatewayStore
+
+/// The tenant registry from the command line: the admin API's operations, run directly against the
+/// database (running gateways pick the changes up within `server.registry_poll_milliseconds`).
+struct TenantsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenants", abstract: "List, show, apply, suspend, resume or delete tenants in the registry.",
+        subcommands: [List.self, Get.self, Apply.self, Suspend.self, Resume.self, Delete.self])
+
+    /// Runs `body` with the registry of the configured store; registry refusals become plain messages.
+    static func withRegistry<T: Sendable>(_ options: ConfigurationOptions,
+                                          _ body: @Sendable (TenantRegistry, TenantRegistry.Actor) async throws -> T) async throws -> T {
+        let (configuration, _) = try options.load()
+        let actor = TenantRegistry.Actor(subject: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown"))
+        do {
+            return try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
+                try await body(TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer), actor)
+            }
+        } catch let failure as TenantRegistry.Failure {
+            switch failure {
+            case .notFound: throw ValidationError("no such tenant")
+            case .invalid(let field, let problem): throw ValidationError("\(field): \(problem)")
+            case .conflict(let message): throw ValidationError(message)
+            }
+        }
+    }
+
+    static func printJSON(_ json: JSON) {
+        print(json.serializedString)
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants (slug, tier, status, agreement, name).")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(help: "Only this tier.") var tier: String?
+        @Option(help: "Only this status (active or suspended).") var status: String?
+        @Flag(help: "Print the tenants' documents as JSON lines.") var json = false
+
+        func run() async throws {
+            let tier = try tier.map { value in
+                guard let tier = TenantConfiguration.Tier(rawValue: value) else { throw ValidationError("--tier must be enterprise, professional or starter") }
+                return tier
+            }
+            let status = try status.map { value in
+                guard let status = TenantConfiguration.Status(rawValue: value) else { throw ValidationError("--status must be active or suspended") }
+                return status
+            }
+            let json = self.json
+            try await TenantsCommand.withRegistry(options) { registry, _ in
+                var after: String?
+                repeat {
+                    let page = try await registry.list(after: after, tier: tier, status: status, count: 1000)
+                    for tenant in page.tenants {
+                        if json {
+                            TenantsCommand.printJSON(TenantDocument.render(tenant))
+                        } else {
+                            let agreement: String
+                            switch tenant.baa?.standing() {
+                            case .inForce(let days?)?: agreement = "baa \(tenant.baa!.version), \(days) days left"
+                            case .inForce?: agreement = "baa \(tenant.baa!.version)"
+                            case .notYetInForce?: agreement = "baa not yet in force"
+                            case .expired?: agreement = "baa EXPIRED"
+                            case nil: agreement = "NO BAA"
+                            }
+                            print([tenant.slug, tenant.tier.rawValue, tenant.status.rawValue, agreement, tenant.name].joined(separator: "\t"))
+                        }
+                    }
+                    after = page.next
+                } while after != nil
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one tenant's document (JSON).")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Tenant slug.") var slug: String
+
+        func run() async throws {
+            let slug = self.slug
+            try await TenantsCommand.withRegistry(options) { registry, _ in
+                guard let tenant = try await registry.get(slug) else { throw TenantRegistry.Failure.notFound }
+                TenantsCommand.printJSON(TenantDocument.render(tenant))
+            }
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or replace tenants from a JSON file: one tenant document, a list of them, or {\"tenants\": [...]}.",
+            discussion: "Each document is what `GET /admin/tenants/{slug}` returns (slug required). Unchanged tenants are left as they are.")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(name: .shortAndLong, help: "The JSON file.") var file: String
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
+            let json: JSON
+            do { json = try JSONParser.parse([UInt8](data), maximumDepth: 16) } catch {
+                throw ValidationError("'\(file)' is not valid JSON: \(error.message) at byte \(error.offset)")
+            }
+            let documents: [JSON]
+            switch json {
+            case .array(let items): documents = items
+            case .object(let object) where object["tenants"]?.arrayValue != nil: documents = object["tenants"]!.arrayValue!
+            case .object: documents = [json]
+            default: throw ValidationError("expected a tenant document, a list of them, or {\"tenants\": [...]}")
+            }
+            try await TenantsCommand.withRegistry(options) { registry, actor in
+                for (index, document) in documents.enumerated() {
+                    guard let slug = document["slug"]?.stringValue else { throw ValidationError("tenant \(index + 1): slug is required") }
+                    let (outcome, _) = try await registry.put(slug, document: document, actor: actor)
+                    print("\(slug)\t\(outcome.rawValue)")
+                }
+            }
+        }
+    }
+
+    struct Suspend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suspend a tenant: its data routes answer 403 at once.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Tenant slug.") var slug: String
+
+        func run() async throws {
+            let slug = self.slug
+            try await TenantsCommand.withRegistry(options) { registry, actor in
+                let (outcome, _) = try await registry.setStatus(slug, .suspended, actor: actor)
+                print("\(slug)\tsuspended (\(outcome.rawValue))")
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a suspended tenant.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Tenant slug.") var slug: String
+
+        func run() async throws {
+            let slug = self.slug
+            try await TenantsCommand.withRegistry(options) { registry, actor in
+                let (outcome, _) = try await registry.setStatus(slug, .active, actor: actor)
+                print("\(slug)\tactive (\(outcome.rawValue))")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Offboard a tenant. Refused while the gateway holds its lab results or audit trail, unless --purge.",
+            discussion: "--purge removes every row the gateway holds for the tenant (stored resources, their versions and search tokens, its audit trail) in the same transaction as the delete, recorded in the admin audit chain. Export what must be kept first (`audit export`). The HMS's own records are the HMS's.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Tenant slug.") var slug: String
+        @Flag(help: "Remove the tenant's rows too.") var purge = false
+
+        func run() async throws {
+            let slug = self.slug
+            let purge = self.purge
+            try await TenantsCommand.withRegistry(options) { registry, actor in
+                let removed = try await registry.delete(slug, purge: purge, actor: actor)
+                print("\(slug)\tdeleted" + (purge ? " (purged \(removed.storedResources) stored resources, \(removed.auditRecords) audit records)" : ""))
+            }
+        }
+    }
+}
