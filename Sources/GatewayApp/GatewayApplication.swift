@@ -70,12 +70,12 @@ public enum GatewayApplication {
             requestTracer = backend.tracer
             tracingService = backend.service
         }
+        let metrics = GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes, database: { (store.activeCalls, store.maximumConnections) })
         let services = GatewayServices(configuration: configuration, tenants: directory, verifier: verifier, repository: store,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
                                        audit: AuditWriter(repository: store), limiter: TenantLimiter(replicas: configuration.server.replicas),
-                                       metrics: GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes,
-                                                               database: { (store.activeCalls, store.maximumConnections) }),
-                                       tracer: requestTracer, logger: logger)
+                                       quota: StorageQuota(repository: store, metrics: metrics, logger: logger),
+                                       metrics: metrics, tracer: requestTracer, logger: logger)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
         // DESIGN.md section 3, outermost first; each layer in its own file under Pipeline/.

@@ -31,6 +31,7 @@ struct GatewayServices: Sendable {
     let developmentIssuer: DevelopmentIssuer?
     let audit: AuditWriter
     let limiter: TenantLimiter
+    let quota: StorageQuota
     let metrics: GatewayMetrics
     /// Traces requests when set; nil means tracing is off and no span is made.
     let tracer: (any Tracer)?

@@ -222,6 +222,7 @@ struct WritePipeline {
     func write(_ intent: Intent) async throws -> Outcome {
         let item = try prepare(intent)
         try await validate(item.resource, type: item.type, scope: item.writeScope)
+        if !item.isUpdate { try await services.quota.admit(tenant, tenantID: scope.tenantID, creating: 1) }
         let now = Int64(Date().timeIntervalSince1970)
         return try await services.repository.withStoredTransaction(scope: scope, lockKeys: item.lockKeys) { transaction in
             try await apply(item, resource: item.resource, in: transaction, now: now)

@@ -97,6 +97,7 @@ struct AdminResponder: HTTPResponder {
             let removed = try await registry.delete(segments[2], purge: purge, actor: actor)
             try await services.tenants.refresh()
             services.limiter.forget(slug: segments[2])
+            services.quota.forget(slug: segments[2])
             var result = JSONObject()
             result.append("slug", segments[2])
             result.append("deleted", .bool(true))
@@ -118,6 +119,7 @@ struct AdminResponder: HTTPResponder {
     /// This replica serves the change at once (others at their next poll); a JWKS URL is fetched now.
     private func putInForce(_ tenant: TenantConfiguration) async throws {
         try await services.tenants.refresh()
+        services.quota.forget(slug: tenant.slug)
         if case .url = tenant.keySource, tenant.status == .active {
             try? await services.verifier.install(realm: tenant.slug, keySource: tenant.keySource, fetchNow: true)
         }
