@@ -82,8 +82,10 @@ public enum ConfigurationLoader {
             if let limits = try parseLimits(tierNode[tier.rawValue], at: "tiers.\(tier.rawValue)") { tiers[tier] = limits }
         }
 
-        guard let tenantNodes = document["tenants"] as? [Any], !tenantNodes.isEmpty else {
-            throw ConfigurationError(field: "tenants", "at least one tenant is required")
+        // Tenants may also live only in the registry (admin API, `tenants apply`), so none here is fine.
+        let tenantValue = document["tenants"].flatMap { $0 is NSNull ? nil : $0 }
+        guard let tenantNodes = (tenantValue ?? [Any]()) as? [Any] else {
+            throw ConfigurationError(field: "tenants", "expected a list of tenants")
         }
         var tenants: [TenantConfiguration] = []
         for (index, node) in tenantNodes.enumerated() {

@@ -57,7 +57,7 @@ import Testing
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n  - slug: acme\n    issuer: development\n    audience: b", "tenants[1].slug"),
         ("server:\n  port: 99999\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.port"),
         ("server:\n  public_base_url: ftp://x\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.public_base_url"),
-        ("tenants: []", "tenants"),
+        ("tenants: {acme: {}}", "tenants"),
         ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    profile_set: uk-core", "tenants[0].profile_set"),
         ("{ not yaml", "(file)"),
         ("server:\n  metrics_port: 0\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "server.metrics_port"),
