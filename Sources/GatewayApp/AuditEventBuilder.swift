@@ -60,9 +60,13 @@ enum AuditEventBuilder {
             agents.append(.object(user))
         }
         event.append("agent", .array(agents))
-        event.append("source", .object(["observer": .object(["display": .string("fhir-gateway")]),
-                                        "type": .array([.object(["system": .string("http://terminology.hl7.org/CodeSystem/security-source-type"),
-                                                                 "code": .string("4"), "display": .string("Application Server")])])]))
+        var source = JSONObject()
+        // The hospitals a confined token acts for, so one branch's trail can be picked out.
+        source.append("site", scope?.restriction.hospitals.map { $0.sorted().map { "Organization/\($0)" }.joined(separator: ",") })
+        source.append("observer", .object(["display": .string("fhir-gateway")]))
+        source.append("type", .array([.object(["system": .string("http://terminology.hl7.org/CodeSystem/security-source-type"),
+                                               "code": .string("4"), "display": .string("Application Server")])]))
+        event.append("source", .object(source))
         var entities: [JSON] = []
         for patient in subjects.patients {
             entities.append(.object(["what": .object(["reference": .string("Patient/\(patient)")]),

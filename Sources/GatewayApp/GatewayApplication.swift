@@ -75,6 +75,7 @@ public enum GatewayApplication {
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
                                        audit: AuditWriter(repository: store), limiter: TenantLimiter(replicas: configuration.server.replicas),
                                        quota: StorageQuota(repository: store, metrics: metrics, logger: logger),
+                                       hospitals: HospitalResolver(repository: store),
                                        metrics: metrics, tracer: requestTracer, logger: logger)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))

@@ -32,6 +32,7 @@ struct GatewayServices: Sendable {
     let audit: AuditWriter
     let limiter: TenantLimiter
     let quota: StorageQuota
+    let hospitals: HospitalResolver
     let metrics: GatewayMetrics
     /// Traces requests when set; nil means tracing is off and no span is made.
     let tracer: (any Tracer)?

@@ -7,15 +7,19 @@ public struct AccessRestriction: Sendable {
     public var patient: String?
     /// Clauses every result of a type must satisfy (AND), by resource type.
     public var clauses: [String: [SearchClause]]
+    /// Only records of these hospitals (HMS hospital ids, lowercase) are visible: the token's
+    /// hospital claim. Nil: the whole tenant.
+    public var hospitals: Set<String>?
 
-    public init(patient: String? = nil, clauses: [String: [SearchClause]] = [:]) {
+    public init(patient: String? = nil, clauses: [String: [SearchClause]] = [:], hospitals: Set<String>? = nil) {
         self.patient = patient
         self.clauses = clauses
+        self.hospitals = hospitals
     }
 
     /// True when nothing narrows the tenant for `resourceType`.
     public func isNone(for resourceType: String) -> Bool {
-        patient == nil && (clauses[resourceType] ?? []).isEmpty
+        patient == nil && (clauses[resourceType] ?? []).isEmpty && hospitals == nil
     }
 
     /// Types in the patient compartment this gateway serves, and the column naming the patient.

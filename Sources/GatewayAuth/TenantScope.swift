@@ -17,6 +17,9 @@ public struct TenantScope: Sendable {
     public let patient: String?
     /// The `fhirUser` claim, if any.
     public let fhirUser: String?
+    /// The hospitals the token's hospital claim names (codes or Organization ids, as sent), when the
+    /// tenant has a hospital claim and the token carries it; resolved to a restriction by the gateway.
+    public internal(set) var hospitalClaim: [String]?
     /// What the scopes granted for this request: a patient compartment and granular filters the
     /// store adds to every statement, like the tenant predicate.
     public private(set) var restriction = AccessRestriction()
@@ -26,6 +29,11 @@ public struct TenantScope: Sendable {
         var copy = self
         copy.restriction.patient = restriction.patient ?? self.restriction.patient
         copy.restriction.clauses.merge(restriction.clauses) { $0 + $1 }
+        switch (self.restriction.hospitals, restriction.hospitals) {
+        case (let mine?, let other?): copy.restriction.hospitals = mine.intersection(other)
+        case (nil, let other?): copy.restriction.hospitals = other
+        default: break
+        }
         return copy
     }
 

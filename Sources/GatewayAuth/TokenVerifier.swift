@@ -143,10 +143,13 @@ public final class TokenVerifier: Sendable {
         } else {
             scopeText = ""
         }
-        let scope = TenantScope(
+        var scope = TenantScope(
             slug: tenant.slug, tenantID: tenantID, subject: claims["sub"]?.stringValue,
             clientID: claims["azp"]?.stringValue ?? claims["client_id"]?.stringValue, scope: scopeText,
             patient: claims["patient"]?.stringValue, fhirUser: claims["fhirUser"]?.stringValue)
+        if let name = tenant.hospitalClaim, let value = claims[name] {
+            scope.hospitalClaim = try Self.hospitals(value)
+        }
         cache.withLock { entries in
             if entries.count >= Self.cacheCapacity { entries.removeAll(keepingCapacity: true) }
             entries[cacheKey] = CachedScope(scope: scope, expiresAt: expiry)
@@ -237,6 +240,24 @@ public final class TokenVerifier: Sendable {
             logger.warning("JWKS refresh failed", metadata: ["tenant": "\(slug)"])
         }
         throw .unknownKey
+    }
+
+    /// The hospital claim's values: a list of strings (or one string), at most 100 of at most 64
+    /// characters; anything else makes the token malformed.
+    static func hospitals(_ value: JSON) throws(AuthFailure) -> [String] {
+        let items: [JSON]
+        switch value {
+        case .string: items = [value]
+        case .array(let list): items = list
+        default: throw .malformedToken
+        }
+        guard items.count <= 100 else { throw .malformedToken }
+        var hospitals: [String] = []
+        for item in items {
+            guard let text = item.stringValue, (1...64).contains(text.utf8.count) else { throw .malformedToken }
+            hospitals.append(text)
+        }
+        return hospitals
     }
 
     /// Seconds of years 1 to 9999: a NumericDate outside is malformed, so it never reaches a conversion or a sum that could trap.

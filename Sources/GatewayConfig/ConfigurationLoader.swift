@@ -241,7 +241,7 @@ public enum ConfigurationLoader {
     private static let tenantKeys: Set<String> = [
         "slug", "name", "tier", "status", "issuer", "jwks_file", "jwks_url", "audience", "tenant_claim",
         "resource_types", "profile_set", "authorization_endpoint", "token_endpoint", "cors_allowed_origins",
-        "jwks", "limits", "baa",
+        "jwks", "limits", "baa", "hospital_claim",
     ]
 
     /// One tenant from a configuration file entry or an admin API body (`allowFiles` false: no
@@ -301,6 +301,12 @@ public enum ConfigurationLoader {
         configuration.corsAllowedOrigins = origins
         configuration.limits = try parseLimits(tenant["limits"], at: "\(path).limits") ?? TenantLimits()
         configuration.baa = try parseAgreement(tenant["baa"], at: "\(path).baa")
+        configuration.hospitalClaim = try string(tenant["hospital_claim"], at: "\(path).hospital_claim")
+        if let claim = configuration.hospitalClaim {
+            guard (1...64).contains(claim.utf8.count), claim != tenantClaim, !["iss", "sub", "aud", "exp", "nbf", "iat", "scope"].contains(claim) else {
+                throw ConfigurationError(field: "\(path).hospital_claim", "must be a claim name of 1-64 characters, not a registered claim or the tenant claim")
+            }
+        }
         return configuration
     }
 

@@ -33,6 +33,9 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var limits = TenantLimits()
     /// The business associate agreement; nil or not in force means no PHI is served.
     public var baa: BusinessAssociateAgreement?
+    /// The token claim (such as `hospital_ids`) listing the hospitals a token is confined to, by
+    /// code or Organization id; nil: tokens see the whole tenant.
+    public var hospitalClaim: String?
 
     public init(
         slug: String, name: String, tier: Tier = .starter, status: Status = .active, issuer: String,

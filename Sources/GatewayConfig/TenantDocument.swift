@@ -46,6 +46,7 @@ public enum TenantDocument {
         document.append("authorization_endpoint", tenant.authorizationEndpoint)
         document.append("token_endpoint", tenant.tokenEndpoint)
         document.append("cors_allowed_origins", .array(tenant.corsAllowedOrigins.map(JSON.string)))
+        document.append("hospital_claim", tenant.hospitalClaim)
         if !tenant.limits.isEmpty { document.append("limits", render(tenant.limits)) }
         if let baa = tenant.baa {
             var agreement = JSONObject()

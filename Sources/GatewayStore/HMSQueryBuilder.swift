@@ -38,6 +38,19 @@ struct HMSQueryBuilder {
             statement.append(" AND ")
             statement.append(condition(clause))
         }
+        if let hospitals = scope.restriction.hospitals {
+            // Confined to some hospitals: a type whose rows name no hospital shows nothing.
+            guard let column = table.hospitalColumn, !hospitals.isEmpty else { return SQLStatement(" AND 1 = 0") }
+            statement.append(Self.hospitalCondition(column: "t.\(column.name)", hospitals))
+        }
+        return statement
+    }
+
+    /// ` AND <column> IN (...)` over the hospital ids, in a fixed order.
+    static func hospitalCondition(column: String, _ hospitals: Set<String>) -> SQLStatement {
+        var statement = SQLStatement(" AND \(unsafeRaw: column) IN (")
+        for (index, hospital) in hospitals.sorted().enumerated() { statement.append(index == 0 ? "?" : ", ?", .uuid(hospital)) }
+        statement.append(")")
         return statement
     }
 

@@ -156,22 +156,23 @@ extension HMSRepository {
             index.valueCode.map(SQLBind.text) ?? .null,
         ]
         let key: [SQLBind] = [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id)]
+        let hospital = try await hospitalOf(index, transaction: transaction, tenantID: scope.tenantID).map(SQLBind.uuid) ?? .null
         if replacing {
             try await transaction.execute(SQLStatement(
                 """
                 UPDATE stored_resources SET version_id = ?, last_updated = ?, body = ?, patient_id = ?, status = ?, effective_start = ?,
-                  effective_end = ?, value_quantity = ?, value_system = ?, value_code = ? WHERE tenant_id = ? AND resource_type = ? AND id = ?
-                """, values + key))
+                  effective_end = ?, value_quantity = ?, value_system = ?, value_code = ?, hospital_id = ? WHERE tenant_id = ? AND resource_type = ? AND id = ?
+                """, values + [hospital] + key))
         } else {
             try await transaction.execute(SQLStatement(
                 """
                 INSERT INTO stored_resources (version_id, last_updated, body, patient_id, status, effective_start, effective_end,
-                  value_quantity, value_system, value_code, tenant_id, resource_type, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, values + key))
+                  value_quantity, value_system, value_code, hospital_id, tenant_id, resource_type, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, values + [hospital] + key))
         }
         try await transaction.execute(SQLStatement(
-            "INSERT INTO stored_resource_versions (tenant_id, resource_type, id, version_id, last_updated, body) VALUES (?, ?, ?, ?, ?, ?)",
-            [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .integer(Int64(version.versionID)), updated, .text(version.body)]))
+            "INSERT INTO stored_resource_versions (tenant_id, resource_type, id, version_id, last_updated, body, hospital_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [.uuid(scope.tenantID), .text(version.resourceType), .uuid(version.id), .integer(Int64(version.versionID)), updated, .text(version.body), hospital]))
         // One statement for all tokens; chunks keep it under both stores' bind-parameter limits.
         for start in stride(from: 0, to: index.tokens.count, by: tokensPerStatement) {
             var insert: SQLStatement = "INSERT INTO stored_resource_tokens (tenant_id, resource_type, id, parameter, system, code) VALUES "
@@ -184,6 +185,28 @@ extension HMSRepository {
     }
 
     static let tokensPerStatement = 1_000
+
+    /// The hospital a posted resource belongs to: its encounter's when it names one the tenant has,
+    /// else its subject patient's; nil when neither is known.
+    static func hospitalOf(_ index: SearchIndex, transaction: any DatabaseTransaction, tenantID: String) async throws -> String? {
+        let columns = [HMSColumn("hospital_id", .uuid)]
+        if let reference = index.tokens.first(where: { $0.parameter == "encounter" })?.code,
+           reference.hasPrefix("Encounter/"), let encounter = EncounterID.parse(String(reference.dropFirst("Encounter/".count))) {
+            let table = encounter.kind == "apt" ? "appointments" : "admissions"
+            let statement = SQLStatement("SELECT hospital_id FROM \(unsafeRaw: table) WHERE tenant_id = ? AND id = ?",
+                                         [.uuid(tenantID), .uuid(encounter.uuid)])
+            if let hospital = try await transaction.query(statement, columns: columns).first?.string("hospital_id") { return hospital }
+        }
+        guard let patient = index.patientID.flatMap(HMSIdentifier.normalizedUUID) else { return nil }
+        let statement = SQLStatement("SELECT hospital_id FROM patients WHERE tenant_id = ? AND id = ?", [.uuid(tenantID), .uuid(patient)])
+        return try await transaction.query(statement, columns: columns).first?.string("hospital_id")
+    }
+
+    /// Versions of a hospital-confined scope are those its hospitals hold.
+    static func versionHospitals(_ scope: TenantScope) -> SQLStatement {
+        guard let hospitals = scope.restriction.hospitals else { return SQLStatement() }
+        return hospitals.isEmpty ? SQLStatement(" AND 1 = 0") : HMSQueryBuilder.hospitalCondition(column: "t.hospital_id", hospitals)
+    }
 
     static let versionColumns = [HMSColumn("id", .uuid), HMSColumn("version_id", .integer), HMSColumn("last_updated", .timestamp), HMSColumn("body", .text)]
 
@@ -211,6 +234,7 @@ extension HMSRepository {
         guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return nil }
         var statement = SQLStatement("SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ?",
                                      [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid)])
+        statement.append(Self.versionHospitals(scope))
         if let before = window.before { statement.append(" AND t.version_id < ?", .integer(Int64(before))) }
         if let since = window.since { statement.append(" AND t.last_updated >= ?", .timestamp(CivilTime.isoInstant(epochSeconds: StorableTime.clamped(since)))) }
         if let at = window.at {
@@ -226,9 +250,10 @@ extension HMSRepository {
     /// One version of a stored resource.
     public func version(_ resourceType: String, id: String, versionID: Int, scope: TenantScope) async throws -> HMSRow? {
         guard let uuid = HMSIdentifier.normalizedUUID(id), try await read(resourceType, id: id, scope: scope) != nil else { return nil }
-        let statement = SQLStatement(
+        var statement = SQLStatement(
             "SELECT id, version_id, last_updated, body FROM stored_resource_versions t WHERE t.tenant_id = ? AND t.resource_type = ? AND t.id = ? AND t.version_id = ?",
             [.uuid(scope.tenantID), .text(resourceType), .uuid(uuid), .integer(Int64(versionID))])
+        statement.append(Self.versionHospitals(scope))
         return try await tracked { try await backend.query(statement, columns: Self.versionColumns, tenantID: scope.tenantID) }.first
     }
 }

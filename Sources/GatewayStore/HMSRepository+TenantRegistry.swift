@@ -163,6 +163,15 @@ extension HMSRepository {
         return (row?.integer("stored") ?? 0, row?.integer("audit") ?? 0)
     }
 
+    /// The tenant's hospitals: id and code (the hospital claim names them by either).
+    public func hospitals(tenantID: String) async throws -> [(id: String, code: String)] {
+        let statement: SQLStatement = "SELECT id, code FROM hospitals WHERE tenant_id = \(SQLBind.uuid(tenantID))"
+        let rows = try await tracked {
+            try await backend.query(statement, columns: [HMSColumn("id", .uuid), HMSColumn("code", .text)], tenantID: tenantID)
+        }
+        return rows.compactMap { row in row.string("id").map { ($0, row.string("code") ?? "") } }
+    }
+
     /// Current stored lab resources of the tenant (the storage quota counts these).
     public func storedResourceCount(tenantID: String) async throws -> Int64 {
         let statement: SQLStatement = "SELECT COUNT(*) AS stored FROM stored_resources WHERE tenant_id = \(SQLBind.uuid(tenantID))"

@@ -57,6 +57,18 @@ enum StoredResourceSchema {
 
     static let tables = ["stored_resources", "stored_resource_versions", "stored_resource_tokens"]
 
+    /// Each stored version names the hospital of its subject patient, or of its encounter when it
+    /// names one (schema version 10), so a hospital-confined token sees its hospitals' results only.
+    /// Rows stored before have none, and are visible tenant-wide only.
+    static func hospitalStatements(_ dialect: HMSSchema.Dialect) -> [String] {
+        let uuid = HMSSchema.typeName(.uuid, dialect)
+        return [
+            "ALTER TABLE stored_resources ADD COLUMN hospital_id \(uuid)",
+            "ALTER TABLE stored_resource_versions ADD COLUMN hospital_id \(uuid)",
+            "CREATE INDEX IF NOT EXISTS stored_resources_hospital_idx ON stored_resources (tenant_id, resource_type, hospital_id)",
+        ]
+    }
+
     /// Row-level security like the HMS tables; the gateway role may write these tables
     /// (never delete versions), always inside its tenant.
     static func postgresSecurityStatements(gatewayRole: String) -> [String] {
@@ -87,6 +99,7 @@ enum Migrations {
             (7, HMSSchema.sortIndexStatements),
             (8, postgres ? AuditSchema.postgresEnqueueStatements : []),
             (9, TenantRegistrySchema.statements(dialect) + (postgres ? TenantRegistrySchema.postgresSecurityStatements(gatewayRole: role) : [])),
+            (10, StoredResourceSchema.hospitalStatements(dialect)),
         ]
     }
 }

@@ -69,6 +69,16 @@ public struct HMSResourceTable: Sendable {
         return HMSIdentifier.normalizedUUID(fhirID).map { [$0] }
     }
 
+    /// The column naming the hospital a row belongs to (a hospital's own id for Organization); nil
+    /// where rows have none, which a hospital-confined token then cannot see at all.
+    public var hospitalColumn: HMSColumn? {
+        switch table {
+        case "patients", "doctors", "hms_encounters", "prescriptions", "stored_resources": HMSColumn("hospital_id", .uuid)
+        case "hospitals": idColumn
+        default: nil
+        }
+    }
+
     public static func `for`(_ resourceType: String) -> HMSResourceTable? { all[resourceType] }
 
     public static let all: [String: HMSResourceTable] = Dictionary(

@@ -11,9 +11,9 @@ import Testing
 /// admin tokens, suspension and the BAA gate, rate limits, quotas, offboarding, the admin chain.
 @Suite struct AdminAPITests {
     /// A fresh tenant slug, seeded in the HMS with a few patients (so its data routes can answer).
-    static func seededTenant(_ fixture: GatewayFixture, prefix: String) async throws -> String {
+    static func seededTenant(_ fixture: GatewayFixture, prefix: String, patients: Int = 3) async throws -> String {
         let slug = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
-        _ = try await HMSSeeder(repository: fixture.repository, batchSize: 25).seed(tenants: [(slug, slug.capitalized)], patientsPerTenant: 3,
+        _ = try await HMSSeeder(repository: fixture.repository, batchSize: 25).seed(tenants: [(slug, slug.capitalized)], patientsPerTenant: patients,
                                                                                    logger: testLogger)
         return slug
     }

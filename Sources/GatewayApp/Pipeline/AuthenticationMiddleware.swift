@@ -23,7 +23,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.state.update { $0.authFailure = AuthFailure.agreementNotInForce.reason }
             throw AuthFailure.agreementNotInForce.fhirError
         }
-        let scope: TenantScope
+        var scope: TenantScope
         do {
             guard let hmsTenantID = tenant.hmsTenantID else {
                 throw FHIRError(status: 503, code: .transient, "this tenant is registered but the HMS has no tenant with its slug yet; retry later",
@@ -36,6 +36,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } catch let failure as AuthFailure {
             context.state.update { $0.authFailure = failure.reason }
             throw failure.fhirError
+        }
+        if let names = scope.hospitalClaim {
+            // Confined to its hospitals by the store, next to the tenant predicate, through every door.
+            guard !names.isEmpty, let hospitals = try await services.hospitals.resolve(names, tenantID: scope.tenantID) else {
+                context.state.update { $0.authFailure = "unknown_hospital" }
+                throw FHIRError.forbidden("The token's hospital claim names a hospital this tenant does not have")
+            }
+            scope = scope.narrowed(to: AccessRestriction(hospitals: hospitals))
         }
         context.state.update { $0.scope = scope }
         try await requireUser(for: scope, baseURL: tenant.baseURL)
