@@ -15,8 +15,15 @@ fi
 echo "== Python tools (validator, its tests)"
 python3 -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 
-trap stop_postgres EXIT INT TERM
+# Two clusters: the shared store, and a second server for tenants on a store of their own.
+stop_both() { PGDIR=${SECOND_PGDIR:-} stop_postgres; PGDIR=${FIRST_PGDIR:-} stop_postgres; }
+trap stop_both EXIT INT TERM
+start_postgres fhir_second fsync=off
+SECOND_PGDIR=$PGDIR
+export FHIR_TEST_POSTGRES2_URL="postgres://fhir_gateway:gateway@127.0.0.1:$PGPORT/fhir_second"
+export FHIR_TEST_POSTGRES2_MIGRATION_URL="postgres://fhir_owner:owner@127.0.0.1:$PGPORT/fhir_second"
 start_postgres fhir_test fsync=off
+FIRST_PGDIR=$PGDIR
 export FHIR_TEST_POSTGRES_URL="postgres://fhir_gateway:gateway@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_TEST_POSTGRES_MIGRATION_URL="postgres://fhir_owner:owner@127.0.0.1:$PGPORT/fhir_test"
 export FHIR_TEST_POSTGRES_ADMIN_URL="postgres://postgres@127.0.0.1:$PGPORT/fhir_test"

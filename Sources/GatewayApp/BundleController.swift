@@ -136,7 +136,7 @@ struct BundleController {
         let placeholders = provisional
         // Every entry runs under its own grant; the transaction only shares the tenant and the commit.
         try await services.quota.admit(tenant, tenantID: scope.tenantID, creating: planned.filter { !$0.isUpdate }.count)
-        let outcomes = try await services.repository.withStoredTransaction(scope: scope, lockKeys: planned.flatMap(\.lockKeys)) { transaction in
+        let outcomes = try await tenant.repository.withStoredTransaction(scope: scope, lockKeys: planned.flatMap(\.lockKeys)) { transaction in
             var map = placeholders
             var outcomes: [Int: WritePipeline.Outcome] = [:]
             // Conditional creates first: one that matches points its fullUrl at the existing resource.

@@ -30,18 +30,28 @@ public enum GatewayApplication {
         let developmentIssuer = try await loadDevelopmentIssuer(configuration)
         let verifier = TokenVerifier(developmentIssuer: developmentIssuer, logger: logger)
         let store: HMSRepository
-        var runner: Task<Void, Never>?
+        var runners: [Task<Void, Never>] = []
         if let repository {
             store = repository
         } else {
             store = try await HMSRepository.open(configuration.database, logger: logger)
-            runner = Task { await store.run() }
+            runners.append(Task { await store.run() })
             if case .postgres(_, nil) = configuration.database {} else { try await store.migrate() }
         }
-        let registry = TenantRegistry(repository: store, developmentIssuer: configuration.developmentIssuer)
+        var stores = [TenantConfiguration.sharedStore: TenantStore(name: TenantConfiguration.sharedStore, repository: store,
+                                                                    audit: AuditWriter(repository: store))]
+        for (name, database) in configuration.stores.sorted(by: { $0.key < $1.key }) {
+            let dedicated = try await HMSRepository.open(database, logger: logger)
+            runners.append(Task { await dedicated.run() })
+            if case .postgres(_, _?) = database { try await dedicated.migrate() }
+            stores[name] = TenantStore(name: name, repository: dedicated, audit: AuditWriter(repository: dedicated))
+        }
+        let registry = TenantRegistry(repository: store, developmentIssuer: configuration.developmentIssuer,
+                                      stores: stores.mapValues(\.repository))
         let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(),
                                         developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json")
-        let directory = TenantDirectory(configuration: configuration, documents: documents, verifier: verifier, repository: store, logger: logger)
+        let directory = TenantDirectory(configuration: configuration, documents: documents, verifier: verifier, repository: store,
+                                        stores: stores, logger: logger)
         do {
             try await registry.applyConfiguration(configuration.tenants, actor: TenantRegistry.Actor(subject: "configuration-file"))
             try await directory.refresh()
@@ -55,7 +65,10 @@ public enum GatewayApplication {
                 throw StartupError(description: "configuration error at 'admin.\(error.field)': \(error.problem)")
             }
         }
-        store.sealWaitingAuditInBackground(tenantIDs: directory.all.compactMap(\.hmsTenantID) + [HMSRepository.adminChainTenantID])
+        for (name, tenantStore) in stores {
+            let tenantIDs = directory.all.filter { $0.configuration.store == name }.compactMap(\.hmsTenantID)
+            tenantStore.repository.sealWaitingAuditInBackground(tenantIDs: tenantIDs + (name == TenantConfiguration.sharedStore ? [HMSRepository.adminChainTenantID] : []))
+        }
         let secret: String
         if let configured = configuration.server.cursorSecret {
             secret = configured
@@ -71,11 +84,11 @@ public enum GatewayApplication {
             tracingService = backend.service
         }
         let metrics = GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes, database: { (store.activeCalls, store.maximumConnections) })
-        let services = GatewayServices(configuration: configuration, tenants: directory, verifier: verifier, repository: store,
+        let services = GatewayServices(configuration: configuration, tenants: directory, verifier: verifier, repository: store, stores: stores,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
-                                       audit: AuditWriter(repository: store), limiter: TenantLimiter(replicas: configuration.server.replicas),
-                                       quota: StorageQuota(repository: store, metrics: metrics, logger: logger),
-                                       hospitals: HospitalResolver(repository: store),
+                                       limiter: TenantLimiter(replicas: configuration.server.replicas),
+                                       quota: StorageQuota(metrics: metrics, logger: logger),
+                                       hospitals: HospitalResolver(),
                                        metrics: metrics, tracer: requestTracer, logger: logger)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
@@ -96,7 +109,7 @@ public enum GatewayApplication {
                 idleTimeout: readTimeout)),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)
-        if let runner { application.addServices(StoreLifetime(runner: runner)) }
+        for runner in runners { application.addServices(StoreLifetime(runner: runner)) }
         application.addServices(RegistrySync(directory: directory, metrics: services.metrics,
                                              interval: .milliseconds(configuration.server.registryPollMilliseconds), logger: logger))
         if configuration.admin.enabled {

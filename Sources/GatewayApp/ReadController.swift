@@ -15,11 +15,11 @@ struct ReadController {
     static let notFound = FHIRError.notFound("resource not found")
 
     func read(type: String, id: String, version: String?, request: Request, contentType: String) async throws -> Response {
-        guard var row = try await services.repository.read(type, id: id, scope: scope) else { throw Self.notFound }
+        guard var row = try await tenant.repository.read(type, id: id, scope: scope) else { throw Self.notFound }
         var (versionID, updatedAt) = ResourceRendering.version(type, row: row)
         if let version, version != versionID {
             guard TenantTypes.isStored(type), let number = EntityTag.version(version),
-                  let old = try await services.repository.version(type, id: id, versionID: number, scope: scope) else {
+                  let old = try await tenant.repository.version(type, id: id, versionID: number, scope: scope) else {
                 throw FHIRError.notFound(TenantTypes.isStored(type) ? "version not found" : "version not found; the HMS keeps only the current version")
             }
             row = old

@@ -43,14 +43,14 @@ struct SearchController {
 
         var bundle = BundleWriter(selfURL: selfURL)
         if request.summaryCount {
-            bundle.total = try await services.repository.count(request, scope: scope)
+            bundle.total = try await tenant.repository.count(request, scope: scope)
             return (FHIRResponse.json(bundle.json(), contentType: contentType), 0)
         }
 
-        let (rows, next) = try await services.repository.search(request, after: position, scope: scope)
+        let (rows, next) = try await tenant.repository.search(request, after: position, scope: scope)
         let matches = rows.compactMap { ResourceRendering.resource(type, row: $0, tenant: tenant) }
         switch request.total {
-        case .accurate?, .estimate?: bundle.total = try await services.repository.count(request, scope: scope)
+        case .accurate?, .estimate?: bundle.total = try await tenant.repository.count(request, scope: scope)
         case .none?: break
         case nil: if position == nil && next == nil { bundle.total = matches.count }
         }
@@ -90,13 +90,13 @@ struct SearchController {
             guard let included = ScopeAuthorization.includeScope(scope, policy: policy, type: include.target, baseURL: tenant.baseURL) else { continue }
             let ids = Array(Set(zip(rows, matches).flatMap { Self.referencedIDs(include, row: $0.0, resource: $0.1) })).sorted()
             guard !ids.isEmpty else { continue }
-            append(include.target, try await services.repository.rows(include.target, ids: ids, scope: included))
+            append(include.target, try await tenant.repository.rows(include.target, ids: ids, scope: included))
         }
         for include in request.revincludes where tenant.configuration.resourceTypes.contains(include.source) {
             guard let included = ScopeAuthorization.includeScope(scope, policy: policy, type: include.source, baseURL: tenant.baseURL) else { continue }
             let ids = rows.compactMap { HMSResourceMapper.fhirID(request.resourceType, row: $0) }
             guard !ids.isEmpty else { continue }
-            append(include.source, try await services.repository.rows(include.source, referencing: include.parameter, ids: ids,
+            append(include.source, try await tenant.repository.rows(include.source, referencing: include.parameter, ids: ids,
                                                                      limit: Self.revincludeLimit, scope: included))
         }
         return output

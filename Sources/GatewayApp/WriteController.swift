@@ -121,7 +121,7 @@ struct WriteController {
             guard let before = Int(position.id) else { throw FHIRError.badRequest("the paging cursor is invalid", code: .invalid, expression: ["_cursor"]) }
             window.before = before
         }
-        guard var rows = try await services.repository.history(type, id: id, window: window, scope: scope) else { throw ReadController.notFound }
+        guard var rows = try await tenant.repository.history(type, id: id, window: window, scope: scope) else { throw ReadController.notFound }
         var next: String?
         if rows.count >= window.limit {
             rows.removeLast(rows.count - (window.limit - 1))

@@ -153,7 +153,7 @@ struct WritePipeline {
         let structural = ResourceValidation.structuralIssues(resource, type: type) + ReferenceRules.issues(in: resource, type: type, baseURL: tenant.baseURL)
         if !structural.isEmpty { throw FHIRError(status: 400, issues: structural) }
         var issues = ResourceValidation.profileIssues(resource, type: type, profileSet: tenant.configuration.profileSet)
-        issues += try await ReferenceChecker(repository: services.repository, tenant: tenant, scope: scope)
+        issues += try await ReferenceChecker(repository: tenant.repository, tenant: tenant, scope: scope)
             .problems(in: resource, type: type, extraIDs: extraIDs)
         if !issues.isEmpty { throw FHIRError(status: 422, issues: issues) }
     }
@@ -224,7 +224,7 @@ struct WritePipeline {
         try await validate(item.resource, type: item.type, scope: item.writeScope)
         if !item.isUpdate { try await services.quota.admit(tenant, tenantID: scope.tenantID, creating: 1) }
         let now = Int64(Date().timeIntervalSince1970)
-        return try await services.repository.withStoredTransaction(scope: scope, lockKeys: item.lockKeys) { transaction in
+        return try await tenant.repository.withStoredTransaction(scope: scope, lockKeys: item.lockKeys) { transaction in
             try await apply(item, resource: item.resource, in: transaction, now: now)
         }
     }

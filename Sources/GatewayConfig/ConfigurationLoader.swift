@@ -13,7 +13,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
         guard let document = root as? [String: Any] else { throw ConfigurationError(field: "(file)", "expected a mapping at the top level") }
-        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers"], at: "")
+        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers", "stores"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
         try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
@@ -95,8 +95,29 @@ public enum ConfigurationLoader {
             }
             tenants.append(tenant)
         }
-        return GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing,
-                                    admin: admin, tiers: tiers)
+        var stores: [String: GatewayConfiguration.Database] = [:]
+        let storeNode = try mapping(document["stores"], at: "stores") ?? [:]
+        for name in storeNode.keys.sorted() {
+            guard TenantConfiguration.isValidSlug(name), name != TenantConfiguration.sharedStore else {
+                throw ConfigurationError(field: "stores.\(name)", "a store name is lowercase letters, digits and inner hyphens, and not 'shared' (that is `database`)")
+            }
+            let node = try mapping(storeNode[name], at: "stores.\(name)") ?? [:]
+            try checkKeys(node, allowed: ["url", "migration_url"], at: "stores.\(name)")
+            guard let url = try string(node["url"], at: "stores.\(name).url"), url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw ConfigurationError(field: "stores.\(name).url", "is required: a dedicated store is a PostgreSQL URL")
+            }
+            guard case .postgres = database else {
+                throw ConfigurationError(field: "stores", "dedicated stores need the shared database to be PostgreSQL too")
+            }
+            stores[name] = .postgres(url: url, migrationURL: try string(node["migration_url"], at: "stores.\(name).migration_url"))
+        }
+        for (index, tenant) in tenants.enumerated() where tenant.store != TenantConfiguration.sharedStore && stores[tenant.store] == nil {
+            throw ConfigurationError(field: "tenants[\(index)].store", "no store '\(tenant.store)' under stores")
+        }
+        var configuration = GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing,
+                                                 admin: admin, tiers: tiers)
+        configuration.stores = stores
+        return configuration
     }
 
     private static func parseAdmin(_ value: Any?, server: GatewayConfiguration.Server,
@@ -241,7 +262,7 @@ public enum ConfigurationLoader {
     private static let tenantKeys: Set<String> = [
         "slug", "name", "tier", "status", "issuer", "jwks_file", "jwks_url", "audience", "tenant_claim",
         "resource_types", "profile_set", "authorization_endpoint", "token_endpoint", "cors_allowed_origins",
-        "jwks", "limits", "baa", "hospital_claim",
+        "jwks", "limits", "baa", "hospital_claim", "store", "writes_paused",
     ]
 
     /// One tenant from a configuration file entry or an admin API body (`allowFiles` false: no
@@ -301,6 +322,11 @@ public enum ConfigurationLoader {
         configuration.corsAllowedOrigins = origins
         configuration.limits = try parseLimits(tenant["limits"], at: "\(path).limits") ?? TenantLimits()
         configuration.baa = try parseAgreement(tenant["baa"], at: "\(path).baa")
+        configuration.store = try string(tenant["store"], at: "\(path).store") ?? TenantConfiguration.sharedStore
+        guard TenantConfiguration.isValidSlug(configuration.store) else {
+            throw ConfigurationError(field: "\(path).store", "must be 'shared' or a store name (lowercase letters, digits, inner hyphens)")
+        }
+        configuration.writesPaused = try boolean(tenant["writes_paused"], at: "\(path).writes_paused") ?? false
         configuration.hospitalClaim = try string(tenant["hospital_claim"], at: "\(path).hospital_claim")
         if let claim = configuration.hospitalClaim {
             guard (1...64).contains(claim.utf8.count), claim != tenantClaim, !["iss", "sub", "aud", "exp", "nbf", "iat", "scope"].contains(claim) else {

@@ -91,7 +91,10 @@ public struct GatewayConfiguration: Sendable {
     }
 
     public var server: Server
+    /// The shared store: the tenant registry, and every tenant's data unless it names another store.
     public var database: Database
+    /// Dedicated stores by name (PostgreSQL servers of their own); tenants name theirs in the registry.
+    public var stores: [String: Database] = [:]
     public var admin: Admin
     /// Limits of each tier; a tenant's record overrides them field by field.
     public var tiers: [TenantConfiguration.Tier: TenantLimits]
@@ -117,6 +120,9 @@ public struct GatewayConfiguration: Sendable {
     public func tenant(slug: some StringProtocol) -> TenantConfiguration? {
         tenants.first { $0.slug == slug }
     }
+
+    /// Every store by name, `shared` included.
+    public var allStores: [String: Database] { stores.merging([TenantConfiguration.sharedStore: database]) { _, shared in shared } }
 
     /// The limits in force for `tenant`: its own overrides over its tier's configured limits over the built-in ones.
     public func limits(for tenant: TenantConfiguration) -> TenantLimits {

@@ -36,6 +36,12 @@ public struct TenantConfiguration: Sendable, Equatable {
     /// The token claim (such as `hospital_ids`) listing the hospitals a token is confined to, by
     /// code or Organization id; nil: tokens see the whole tenant.
     public var hospitalClaim: String?
+    /// The data store holding the tenant's data: `shared` (the `database`) or one named under `stores`.
+    public var store: String = TenantConfiguration.sharedStore
+    /// Set while the tenant moves between stores: writes answer 503 with Retry-After, reads go on.
+    public var writesPaused = false
+
+    public static let sharedStore = "shared"
 
     public init(
         slug: String, name: String, tier: Tier = .starter, status: Status = .active, issuer: String,

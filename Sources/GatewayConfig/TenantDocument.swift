@@ -47,6 +47,8 @@ public enum TenantDocument {
         document.append("token_endpoint", tenant.tokenEndpoint)
         document.append("cors_allowed_origins", .array(tenant.corsAllowedOrigins.map(JSON.string)))
         document.append("hospital_claim", tenant.hospitalClaim)
+        document.append("store", tenant.store)
+        if tenant.writesPaused { document.append("writes_paused", .bool(true)) }
         if !tenant.limits.isEmpty { document.append("limits", render(tenant.limits)) }
         if let baa = tenant.baa {
             var agreement = JSONObject()

@@ -172,6 +172,15 @@ extension HMSRepository {
         return rows.compactMap { row in row.string("id").map { ($0, row.string("code") ?? "") } }
     }
 
+    /// Removes every row the gateway holds for the tenant in this store, in one transaction.
+    public func purgeTenantRows(tenantID: String) async throws {
+        try await tracked {
+            try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: ["audit|\(tenantID)"]) { transaction in
+                try await transaction.purgeTenant(tenantID)
+            }
+        }
+    }
+
     /// Current stored lab resources of the tenant (the storage quota counts these).
     public func storedResourceCount(tenantID: String) async throws -> Int64 {
         let statement: SQLStatement = "SELECT COUNT(*) AS stored FROM stored_resources WHERE tenant_id = \(SQLBind.uuid(tenantID))"

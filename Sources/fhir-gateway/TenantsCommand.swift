@@ -10,16 +10,27 @@ import GatewayStore
 struct TenantsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenants", abstract: "List, show, apply, suspend, resume or delete tenants in the registry.",
-        subcommands: [List.self, Get.self, Apply.self, Suspend.self, Resume.self, Delete.self])
+        subcommands: [List.self, Get.self, Apply.self, Suspend.self, Resume.self, Delete.self, Move.self])
 
     /// Runs `body` with the registry of the configured store; registry refusals become plain messages.
     static func withRegistry<T: Sendable>(_ options: ConfigurationOptions,
                                           _ body: @Sendable (TenantRegistry, TenantRegistry.Actor) async throws -> T) async throws -> T {
         let (configuration, _) = try options.load()
         let actor = TenantRegistry.Actor(subject: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown"))
+        let logger = GatewayLogging.logger()
+        // Every store is opened: a delete purges the tenant's own store, a move reads and writes two.
+        var stores: [String: HMSRepository] = [:]
+        var runners: [Task<Void, Never>] = []
+        defer { for runner in runners { runner.cancel() } }
+        for (name, database) in configuration.stores {
+            let repository = try await HMSRepository.open(database, logger: logger)
+            runners.append(Task { await repository.run() })
+            stores[name] = repository
+        }
+        let opened = stores
         do {
-            return try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
-                try await body(TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer), actor)
+            return try await HMSRepository.withOpen(configuration.database, logger: logger) { repository in
+                try await body(TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer, stores: opened), actor)
             }
         } catch let failure as TenantRegistry.Failure {
             switch failure {
@@ -144,6 +155,30 @@ struct TenantsCommand: AsyncParsableCommand {
             try await TenantsCommand.withRegistry(options) { registry, actor in
                 let (outcome, _) = try await registry.setStatus(slug, .active, actor: actor)
                 print("\(slug)\tactive (\(outcome.rawValue))")
+            }
+        }
+    }
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a tenant's data to another store (PostgreSQL to PostgreSQL, as each store's schema owner).",
+            discussion: """
+            Copies every row of the tenant from a consistent snapshot while it is served as usual; pauses its writes (503 with Retry-After)             and copies what was written meanwhile; switches the tenant to the new store while holding the new store's audit chain lock,             and copies the old store's chain tail; resumes writes; verifies row counts in every table and the audit chain; then removes             the tenant's rows from the old store. Reads are served throughout. The HMS must write the tenant's records to the new store             from the switch on (stop its writes for the tenant during the move).
+            """)
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Tenant slug.") var slug: String
+        @Option(help: "The store to move to (a name under `stores`, or `shared`).") var to: String
+
+        func run() async throws {
+            let (configuration, _) = try options.load()
+            let slug = self.slug
+            let target = to
+            try await TenantsCommand.withRegistry(options) { registry, actor in
+                let started = Date()
+                try await TenantMove(registry: registry, configuration: configuration, logger: GatewayLogging.logger())
+                    .run(slug: slug, to: target, actor: actor) { step in
+                        print(String(format: "%6.1f s  %@: %@", Date().timeIntervalSince(started), step.name, step.detail))
+                    }
             }
         }
     }

@@ -20,12 +20,10 @@ final class StorageQuota: Sendable {
     }
 
     private let usage = Mutex<[String: Usage]>([:])
-    private let repository: HMSRepository
     private let metrics: GatewayMetrics
     private let logger: Logger
 
-    init(repository: HMSRepository, metrics: GatewayMetrics, logger: Logger) {
-        self.repository = repository
+    init(metrics: GatewayMetrics, logger: Logger) {
         self.metrics = metrics
         self.logger = logger
     }
@@ -39,7 +37,7 @@ final class StorageQuota: Sendable {
         guard soft != nil || hard != nil else { return }
         var current = usage.withLock { $0[slug] }
         if current == nil || now - current!.readAt >= Self.refreshSeconds {
-            let count = try await repository.storedResourceCount(tenantID: tenantID)
+            let count = try await tenant.repository.storedResourceCount(tenantID: tenantID)
             current = usage.withLock { usage in
                 let fresh = Usage(count: count, readAt: now, warnedAt: usage[slug]?.warnedAt ?? 0)
                 usage[slug] = fresh

@@ -37,7 +37,7 @@ struct AuditMiddleware: RouterMiddleware {
                                                     subjects: entrySubjects, query: nil, address: context.address))
         }
         guard !records.isEmpty else { return response }
-        let writer = services.audit
+        let writer = tenant.audit
         do {
             try await RequestTracing.span("audit.write", attributes: ["tenant": .string(tenant.configuration.slug), "audit.records": .int64(Int64(records.count))]) {
                 if records.count == 1 {

@@ -39,14 +39,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         if let names = scope.hospitalClaim {
             // Confined to its hospitals by the store, next to the tenant predicate, through every door.
-            guard !names.isEmpty, let hospitals = try await services.hospitals.resolve(names, tenantID: scope.tenantID) else {
+            guard !names.isEmpty, let hospitals = try await services.hospitals.resolve(names, tenantID: scope.tenantID, in: tenant.repository) else {
                 context.state.update { $0.authFailure = "unknown_hospital" }
                 throw FHIRError.forbidden("The token's hospital claim names a hospital this tenant does not have")
             }
             scope = scope.narrowed(to: AccessRestriction(hospitals: hospitals))
         }
         context.state.update { $0.scope = scope }
-        try await requireUser(for: scope, baseURL: tenant.baseURL)
+        try await requireUser(for: scope, tenant: tenant)
         var context = context
         context.scope = scope
         return try await next(request, context)
@@ -54,10 +54,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     /// `user/` grants act for the `fhirUser`, who must be a Practitioner of this tenant.
     /// The relative form and the absolute form under the tenant's base are both accepted (SMART App Launch).
-    private func requireUser(for scope: TenantScope, baseURL: String) async throws {
+    private func requireUser(for scope: TenantScope, tenant: ResolvedTenant) async throws {
+        let baseURL = tenant.baseURL
         guard ScopePolicy(scope: scope.scope).grants.contains(where: { $0.context == .user }) else { return }
         guard let fhirUser = scope.fhirUser.flatMap({ LocalReference.parse($0, baseURL: baseURL) }), fhirUser.type == "Practitioner",
-              fhirUser.version == nil, try await services.repository.read("Practitioner", id: fhirUser.id, scope: scope) != nil else {
+              fhirUser.version == nil, try await tenant.repository.read("Practitioner", id: fhirUser.id, scope: scope) != nil else {
             throw FHIRError.forbidden("user-level scopes need a fhirUser claim naming a Practitioner of this tenant")
         }
     }

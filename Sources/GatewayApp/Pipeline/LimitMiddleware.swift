@@ -15,6 +15,10 @@ struct LimitMiddleware: RouterMiddleware {
         guard let tenant = context.tenant, let interaction = context.interaction else { return try await next(request, context) }
         let slug = tenant.configuration.slug
         let rateClass = Self.rateClass(interaction)
+        if rateClass == .write, tenant.configuration.writesPaused {
+            throw FHIRError(status: 503, code: .transient, "the tenant is moving to another data store: writes resume in a few seconds",
+                            headers: [("Retry-After", "5")])
+        }
         var fields: [(String, String)] = []
         if let limit = tenant.limits.rate(rateClass) {
             let decision = services.limiter.take(slug: slug, rateClass: rateClass, limit: limit)

@@ -16,15 +16,10 @@ final class HospitalResolver: Sendable {
     }
 
     private let known = Mutex<[String: Known]>([:])
-    private let repository: HMSRepository
-
-    init(repository: HMSRepository) {
-        self.repository = repository
-    }
 
     /// The hospital ids `names` stand for in the tenant, or nil when any of them is not one of its
     /// hospitals (whether or not it exists elsewhere: the caller answers the same either way).
-    func resolve(_ names: [String], tenantID: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> Set<String>? {
+    func resolve(_ names: [String], tenantID: String, in repository: HMSRepository, now: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> Set<String>? {
         let cached = known.withLock { $0[tenantID] }
         if let cached, now - cached.fetchedAt < Self.refreshSeconds, let ids = Self.lookup(names, in: cached.ids) { return ids }
         if let cached, now - cached.fetchedAt < Self.missRefreshSeconds { return Self.lookup(names, in: cached.ids) }

@@ -20,15 +20,29 @@ final class TenantDirectory: Sendable {
     private let configuration: GatewayConfiguration
     private let documents: TenantDocuments
     private let verifier: TokenVerifier
+    /// The shared store, which holds the registry.
     private let repository: HMSRepository
+    private let stores: [String: TenantStore]
     private let logger: Logger
 
-    init(configuration: GatewayConfiguration, documents: TenantDocuments, verifier: TokenVerifier, repository: HMSRepository, logger: Logger) {
+    init(configuration: GatewayConfiguration, documents: TenantDocuments, verifier: TokenVerifier, repository: HMSRepository,
+         stores: [String: TenantStore], logger: Logger) {
         self.configuration = configuration
         self.documents = documents
         self.verifier = verifier
         self.repository = repository
+        self.stores = stores
         self.logger = logger
+    }
+
+    /// HMS tenant ids of `tenants`, each looked up in its own store.
+    private func hmsTenantIDs(_ tenants: [TenantConfiguration]) async throws -> [String: String] {
+        var found: [String: String] = [:]
+        for (name, members) in Dictionary(grouping: tenants, by: \.store) {
+            guard let store = stores[name] else { continue }
+            found.merge(try await store.repository.hmsTenantIDs(slugs: members.map(\.slug))) { first, _ in first }
+        }
+        return found
     }
 
     subscript(slug: some StringProtocol) -> ResolvedTenant? { state.withLock { $0.tenants[String(slug)] } }
@@ -51,14 +65,14 @@ final class TenantDirectory: Sendable {
 
     /// Looks up HMS tenant ids again for tenants the HMS did not have yet.
     func resolveMissingTenantIDs() async throws {
-        let missing = state.withLock { $0.tenants.values.filter { $0.hmsTenantID == nil }.map(\.configuration.slug) }
+        let missing = state.withLock { $0.tenants.values.filter { $0.hmsTenantID == nil }.map(\.configuration) }
         guard !missing.isEmpty else { return }
-        let found = try await repository.hmsTenantIDs(slugs: missing)
+        let found = try await hmsTenantIDs(missing)
         guard !found.isEmpty else { return }
         state.withLock { state in
             for (slug, id) in found {
                 guard let tenant = state.tenants[slug] else { continue }
-                state.tenants[slug] = resolve(tenant.configuration, hmsTenantID: id)
+                if let resolved = resolve(tenant.configuration, hmsTenantID: id) { state.tenants[slug] = resolved }
             }
         }
     }
@@ -83,9 +97,11 @@ final class TenantDirectory: Sendable {
         }
         let previous = state.withLock { state in changed.keys.map { (slug: $0, tenant: state.tenants[$0]) } }
         var ids: [String: String] = [:]
-        let unresolved = previous.filter { $0.tenant?.hmsTenantID == nil }.map(\.slug)
+        let unresolved = previous.compactMap { slug, old in
+            changed[slug].flatMap { old?.hmsTenantID == nil || old?.configuration.store != $0.store ? $0 : nil }
+        }
         if !unresolved.isEmpty {
-            do { ids = try await repository.hmsTenantIDs(slugs: unresolved) } catch {
+            do { ids = try await hmsTenantIDs(unresolved) } catch {
                 logger.warning("cannot read HMS tenant ids; retried at the next poll")
             }
         }
@@ -100,8 +116,14 @@ final class TenantDirectory: Sendable {
             } else if old?.configuration != tenant {
                 verifier.forgetTokens(of: slug)
             }
-            resolved[slug] = resolve(tenant, hmsTenantID: old?.hmsTenantID ?? ids[slug])
-            if old != nil, old?.hmsTenantID == nil, ids[slug] == nil {
+            let sameStore = old?.configuration.store == tenant.store
+            guard let tenantNow = resolve(tenant, hmsTenantID: ids[slug] ?? (sameStore ? old?.hmsTenantID : nil)) else {
+                logger.error("tenant names a store this process has not configured; it is not served here", metadata: ["tenant": "\(slug)", "store": "\(tenant.store)"])
+                removed.insert(slug)
+                continue
+            }
+            resolved[slug] = tenantNow
+            if old == nil, tenantNow.hmsTenantID == nil {
                 logger.warning("tenant is in the registry but absent from the HMS tenants table; its data routes answer 503",
                                metadata: ["tenant": "\(slug)"])
             }
@@ -116,9 +138,10 @@ final class TenantDirectory: Sendable {
         for slug in removed.union(resolved.keys) { documents.forget(slug) }
     }
 
-    private func resolve(_ tenant: TenantConfiguration, hmsTenantID: String?) -> ResolvedTenant {
-        ResolvedTenant(configuration: tenant, hmsTenantID: hmsTenantID, baseURL: "\(configuration.server.publicBaseURL)/\(tenant.slug)/r4",
-                       mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet), documents: documents,
-                       limits: configuration.limits(for: tenant))
+    private func resolve(_ tenant: TenantConfiguration, hmsTenantID: String?) -> ResolvedTenant? {
+        guard let store = stores[tenant.store] else { return nil }
+        return ResolvedTenant(configuration: tenant, hmsTenantID: hmsTenantID, baseURL: "\(configuration.server.publicBaseURL)/\(tenant.slug)/r4",
+                              mapping: MappingContext(slug: tenant.slug, profileSet: tenant.profileSet), documents: documents,
+                              limits: configuration.limits(for: tenant), store: store)
     }
 }

@@ -38,12 +38,16 @@ public struct TenantRegistry: Sendable {
         public let next: String?
     }
 
+    /// The shared store: the registry and the admin chain.
     let repository: HMSRepository
     let developmentIssuer: String
+    /// Every configured store by name (`shared` included): where each tenant's rows are.
+    let stores: [String: HMSRepository]
 
-    public init(repository: HMSRepository, developmentIssuer: String) {
+    public init(repository: HMSRepository, developmentIssuer: String, stores: [String: HMSRepository] = [:]) {
         self.repository = repository
         self.developmentIssuer = developmentIssuer
+        self.stores = stores.merging([TenantConfiguration.sharedStore: repository]) { _, shared in shared }
     }
 
     func decode(_ entry: HMSRepository.RegistryEntry) -> TenantConfiguration? {
@@ -87,23 +91,27 @@ public struct TenantRegistry: Sendable {
     /// unless `purge`, which removes them in the same transaction; the HMS's own records are the HMS's.
     public func delete(_ slug: String, purge: Bool, actor: Actor) async throws -> (storedResources: Int64, auditRecords: Int64) {
         guard let tenant = try await get(slug) else { throw Failure.notFound }
-        let tenantID = try await repository.hmsTenantIDs(slugs: [slug])[slug]
+        guard let store = stores[tenant.store] else { throw Failure.conflict("the tenant's store '\(tenant.store)' is not configured here") }
+        let tenantID = try await store.hmsTenantIDs(slugs: [slug])[slug]
         var counts: (storedResources: Int64, auditRecords: Int64) = (0, 0)
         if let tenantID {
-            counts = try await repository.gatewayRowCounts(tenantID: tenantID)
+            counts = try await store.gatewayRowCounts(tenantID: tenantID)
             if !purge, counts.storedResources + counts.auditRecords > 0 {
                 throw Failure.conflict("the gateway still holds \(counts.storedResources) stored resources and \(counts.auditRecords) audit records of this tenant; export what must be kept, then repeat with ?purge=true")
             }
         }
         let before = TenantDocument.render(tenant).serializedString
         let removed = counts
+        // A dedicated store is purged in its own transaction first; the shared store's with the delete.
+        let dedicated = tenant.store != TenantConfiguration.sharedStore
+        if purge, dedicated, let tenantID { try await store.purgeTenantRows(tenantID: tenantID) }
         let audit = AdminAuditEvent.record(action: "tenant-delete", actor: actor, slug: slug, before: before, after: nil,
                                            note: purge ? "purged \(removed.storedResources) stored resources and \(removed.auditRecords) audit records" : nil)
         let written = try await repository.updateRegistry(slug: slug) { current in
             guard let current, !current.deleted else { return nil }
             return HMSRepository.RegistryUpdate(document: current.document, tier: tenant.tier.rawValue, status: tenant.status.rawValue,
                                                 deleted: true, configurationDigest: current.configurationDigest,
-                                                purgeTenantID: purge ? tenantID : nil, audit: audit)
+                                                purgeTenantID: purge && !dedicated ? tenantID : nil, audit: audit)
         }
         guard written?.deleted == true else { throw Failure.notFound }
         return counts
@@ -147,6 +155,9 @@ public struct TenantRegistry: Sendable {
             tenant = try TenantDocument.parse(document, slug: slug, developmentIssuer: developmentIssuer, allowFiles: false)
         } catch {
             throw Failure.invalid(field: error.field, problem: error.problem)
+        }
+        guard stores[tenant.store] != nil else {
+            throw Failure.invalid(field: "store", problem: "no store '\(tenant.store)' is configured (known: \(stores.keys.sorted().joined(separator: ", ")))")
         }
         // A key set the verifier could not use is refused here, not discovered at the first token.
         if case .inline(let text) = tenant.keySource {
