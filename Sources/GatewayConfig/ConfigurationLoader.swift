@@ -8,7 +8,8 @@ public enum ConfigurationLoader {
     public static func load(yaml text: String, environment: [String: String] = [:]) throws(ConfigurationError) -> GatewayConfiguration {
         let root: Any?
         do {
-            root = try Yams.load(yaml: text)
+            // Dates stay text: YAML's timestamps would turn 2026-02-30 into 2026-03-02 without a word.
+            root = try Yams.load(yaml: text, Resolver.default.removing(.timestamp))
         } catch {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
@@ -375,18 +376,9 @@ public enum ConfigurationLoader {
         throw ConfigurationError(field: path, "expected true or false")
     }
 
-    /// A calendar date: `YYYY-MM-DD` text, or the date YAML makes of an unquoted one.
+    /// A calendar date, `YYYY-MM-DD` (the loader keeps YAML timestamps as text).
     static func date(_ value: Any?, at path: String) throws(ConfigurationError) -> String? {
         guard let value, !(value is NSNull) else { return nil }
-        if let date = value as? Date {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(secondsFromGMT: 0)!
-            let parts = calendar.dateComponents([.year, .month, .day], from: date)
-            guard let year = parts.year, let month = parts.month, let day = parts.day, (1...9999).contains(year) else {
-                throw ConfigurationError(field: path, "expected a date YYYY-MM-DD")
-            }
-            return String(year).leftPadded(4) + "-" + String(month).leftPadded(2) + "-" + String(day).leftPadded(2)
-        }
         guard let text = value as? String, BusinessAssociateAgreement.day(text) != nil else {
             throw ConfigurationError(field: path, "expected a date YYYY-MM-DD")
         }
@@ -400,8 +392,4 @@ public enum ConfigurationLoader {
         }
         return parsed
     }
-}
-
-private extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -111,7 +111,6 @@ enum ConfigurationValue {
         case let integer as Int: return .int(integer)
         case let double as Double: return number(double)
         case let text as String: return .string(text)
-        case let date as Date: return .string(ISO8601DateFormatter().string(from: date))
         case let items as [Any]: return .array(items.map(json))
         case let dictionary as [String: Any]:
             var object = JSONObject()

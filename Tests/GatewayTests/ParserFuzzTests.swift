@@ -1,6 +1,7 @@
 import FHIRModels
 import FHIRSearch
 import FHIRValidation
+import GatewayConfig
 import Foundation
 @testable import GatewayApp
 @testable import GatewayAuth
@@ -136,6 +137,22 @@ import W3CTraceContext
             let policy = ScopePolicy(scope: text)
             for grant in policy.grants { #expect(!grant.permissions.isEmpty) }
             _ = policy.decide(.read, resourceType: "Observation", patient: "p")
+        }
+    }
+
+    /// Admin API bodies and registry documents: whatever parses renders back to the same tenant.
+    @Test func tenantDocuments() {
+        let seeds = [
+            #"{"name": "Acme", "tier": "starter", "issuer": "development", "audience": "https://fhir.test/acme/r4", "baa": {"version": "1", "signed": "2026-01-01", "expires": "2027-12-31"}}"#,
+            #"{"name": "X", "issuer": "https://idp.x/realms/a", "jwks_url": "https://idp.x/jwks", "audience": "x", "limits": {"read": {"rate": 0.5, "burst": 3}, "concurrent_requests": 9, "stored_resources": {"soft": 1, "hard": 2}}, "hospital_claim": "hospital_ids", "cors_allowed_origins": ["https://app.x"], "resource_types": ["Patient"]}"#,
+            #"{"name": "Y", "issuer": "https://idp.y", "audience": "y", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "BB", "kid": "k"}]}, "store": "second", "writes_paused": true}"#,
+        ]
+        Self.fuzz("tenant-document", seeds: seeds) { text in
+            guard let json = try? JSONParser.parse(text, maximumDepth: 16),
+                  let tenant = try? TenantDocument.parse(json, slug: "acme", developmentIssuer: "https://fhir.test/dev-issuer") else { return }
+            let again = try? TenantDocument.parse(TenantDocument.render(tenant), slug: "acme", developmentIssuer: "https://fhir.test/dev-issuer",
+                                                  allowFiles: true)
+            #expect(again == tenant, "a tenant renders to a document that parses back to it (seed \(Self.seed)): \(text)")
         }
     }
 

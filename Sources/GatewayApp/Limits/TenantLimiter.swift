@@ -30,8 +30,14 @@ final class TenantLimiter: Sendable {
         var burst: Double
     }
 
+    private struct Slots {
+        var used = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
     private let buckets = Mutex<[Key: Bucket]>([:])
     private let inFlight = Mutex<[String: Int]>([:])
+    private let connections = Mutex<[String: Slots]>([:])
     let replicas: Int
 
     init(replicas: Int) {
@@ -80,6 +86,37 @@ final class TenantLimiter: Sendable {
             let current = counts[slug, default: 1] - 1
             counts[slug] = current > 0 ? current : nil
         }
+    }
+
+    /// Waits for one of the tenant's `maximum` database slots: past its `database_connections`, a
+    /// tenant's requests queue for its own slots (the queue is bounded by its concurrency cap) and
+    /// never take more of the shared pool. Pair with ``releaseConnection(slug:)``.
+    func acquireConnection(slug: String, maximum: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = connections.withLock { slots -> Bool in
+                var entry = slots[slug, default: Slots()]
+                defer { slots[slug] = entry }
+                guard entry.used < maximum else {
+                    entry.waiting.append(continuation)
+                    return false
+                }
+                entry.used += 1
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    func releaseConnection(slug: String) {
+        let next = connections.withLock { slots -> CheckedContinuation<Void, Never>? in
+            guard var entry = slots[slug] else { return nil }
+            defer { slots[slug] = entry.used == 0 && entry.waiting.isEmpty ? nil : entry }
+            // The slot passes straight to the first waiter.
+            if !entry.waiting.isEmpty { return entry.waiting.removeFirst() }
+            entry.used -= 1
+            return nil
+        }
+        next?.resume()
     }
 
     /// Forgets a deleted tenant's buckets.

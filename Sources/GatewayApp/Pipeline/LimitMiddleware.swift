@@ -3,7 +3,8 @@ import GatewayConfig
 import HTTPTypes
 import Hummingbird
 
-/// The tenant's rate limits (a token bucket per rate class) and its cap on requests in progress.
+/// The tenant's rate limits (a token bucket per rate class), its cap on requests in progress, and
+/// its share of database connections (requests past it wait for the tenant's own slots).
 /// A refusal is a 429 `throttled` OperationOutcome with `Retry-After` and the IETF `RateLimit-Policy`
 /// and `RateLimit` fields, decided in memory: it never reaches the database (nor the audit trail,
 /// which a flood would otherwise fill; it is counted in metrics).
@@ -37,7 +38,14 @@ struct LimitMiddleware: RouterMiddleware {
                             headers: [("Retry-After", "1")] + fields)
         }
         defer { services.limiter.leave(slug: slug) }
-        var response = try await next(request, context)
+        var response: Response
+        if let slots = tenant.limits.databaseConnections {
+            await services.limiter.acquireConnection(slug: slug, maximum: slots)
+            defer { services.limiter.releaseConnection(slug: slug) }
+            response = try await next(request, context)
+        } else {
+            response = try await next(request, context)
+        }
         for (name, value) in fields {
             if let field = HTTPField.Name(name) { response.headers[field] = value }
         }
