@@ -1,6 +1,7 @@
 import ArgumentParser
 import FHIRModels
 import Foundation
+import GatewayApp
 import GatewayConfig
 import GatewayStore
 
@@ -11,7 +12,7 @@ struct AuditCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check the hash chain and name the first broken record.")
         @OptionGroup var options: ConfigurationOptions
-        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Tenant slug, or _admin for the admin API's own chain.") var tenant: String
         @Option(help: "An anchor written by 'audit anchor': the anchored record must still be in the chain, unchanged.") var anchor: String?
         @Option(help: "The anchor signing key's public half (<key>.pub); required with --anchor.") var publicKey: String?
 
@@ -32,8 +33,7 @@ struct AuditCommand: AsyncParsableCommand {
                 guard anchored?.tenant == slug else { throw ValidationError("the anchor is for tenant '\(anchored?.tenant ?? "")'") }
             }
             let checked = anchored
-            let (result, anchorProblem) = try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
-                guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
+            let (result, anchorProblem) = try await AuditCommand.withTrail(configuration, slug: slug) { repository, tenantID in
                 let result = try await repository.verifyAudit(tenantID: tenantID)
                 guard let checked else { return (result, nil as String?) }
                 guard checked.tenantID == tenantID else { return (result, "the anchor names another tenant id") }
@@ -57,7 +57,7 @@ struct AuditCommand: AsyncParsableCommand {
             abstract: "Sign the tenant's current chain head and write it outside the database.",
             discussion: "Run it on a schedule (for example hourly) and keep the anchors where the database's administrators cannot change them. 'audit verify --anchor' then detects deleted or rewritten records up to the anchor.")
         @OptionGroup var options: ConfigurationOptions
-        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Tenant slug, or _admin for the admin API's own chain.") var tenant: String
         @Option(help: "Ed25519 signing key file; created (with <file>.pub) if absent.") var signingKey: String
         @Option(help: "Where to write the anchor (JSON).") var output: String
 
@@ -65,8 +65,7 @@ struct AuditCommand: AsyncParsableCommand {
             let (configuration, _) = try options.load()
             let slug = tenant
             let key = try AuditAnchor.signingKey(at: signingKey)
-            let anchor = try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository -> AuditAnchor in
-                guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
+            let anchor = try await AuditCommand.withTrail(configuration, slug: slug) { repository, tenantID -> AuditAnchor in
                 guard let head = try await repository.auditHead(tenantID: tenantID) else { throw ValidationError("the audit trail of '\(slug)' is empty") }
                 return AuditAnchor(tenant: slug, tenantID: tenantID, sequence: head.sequence, hash: head.hash,
                                    anchoredAt: Int64(Date().timeIntervalSince1970))
@@ -79,8 +78,9 @@ struct AuditCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the tenant's AuditEvents as NDJSON to standard output.")
         @OptionGroup var options: ConfigurationOptions
-        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Tenant slug, or _admin for the admin API's own chain.") var tenant: String
         @Option(help: "Only records on or after this FHIR date or dateTime.") var since: String?
+        @Option(help: "Only records of requests confined to this hospital (its Organization id), as AuditEvent.source.site names it.") var hospital: String?
 
         func run() async throws {
             let (configuration, _) = try options.load()
@@ -91,18 +91,43 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let slug = tenant
             let threshold = lower
-            try await HMSRepository.withOpen(configuration.database, logger: GatewayLogging.logger()) { repository in
-                guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
+            let hospital = self.hospital.map { "Organization/" + $0.lowercased() }
+            try await AuditCommand.withTrail(configuration, slug: slug) { repository, tenantID in
                 var after: Int64 = 0
                 while true {
                     let rows = try await repository.auditEvents(tenantID: tenantID, after: after, limit: 1000)
                     guard let last = rows.last?.integer("sequence") else { break }
                     for row in rows where (row.integer("recorded") ?? 0) >= threshold {
-                        if let body = row.string("body") { FileHandle.standardOutput.write(Data((body + "\n").utf8)) }
+                        guard let body = row.string("body") else { continue }
+                        if let hospital {
+                            let site = (try? JSONParser.parse(body))?["source"]?["site"]?.stringValue ?? ""
+                            guard site.split(separator: ",").contains(Substring(hospital)) else { continue }
+                        }
+                        FileHandle.standardOutput.write(Data((body + "\n").utf8))
                     }
                     after = last
                 }
             }
+        }
+    }
+
+    /// Runs `body` on the store holding the tenant's trail (the tenant's own store, from the
+    /// registry), or on the shared store for `_admin`, the admin actions' chain.
+    static func withTrail<T: Sendable>(_ configuration: GatewayConfiguration, slug: String,
+                                       _ body: @Sendable (HMSRepository, String) async throws -> T) async throws -> T {
+        let logger = GatewayLogging.logger()
+        if slug == "_admin" {
+            return try await HMSRepository.withOpen(configuration.database, logger: logger) { repository in
+                try await body(repository, HMSRepository.adminChainTenantID)
+            }
+        }
+        let store = try await HMSRepository.withOpen(configuration.database, logger: logger) { repository in
+            try await TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer).get(slug)?.store
+        } ?? TenantConfiguration.sharedStore
+        guard let database = configuration.allStores[store] else { throw ValidationError("tenant '\(slug)' is in store '\(store)', which is not configured") }
+        return try await HMSRepository.withOpen(database, logger: logger) { repository in
+            guard let tenantID = try await repository.tenantIDs()[slug] else { throw ValidationError("no tenant '\(slug)' in the store") }
+            return try await body(repository, tenantID)
         }
     }
 }
