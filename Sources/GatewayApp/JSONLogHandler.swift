@@ -2,13 +2,19 @@ import FHIRModels
 import Foundation
 import Logging
 
-/// Writes one JSON object per line to standard output. Callers put only PHI-free metadata in.
+/// Writes one JSON object per line to standard output (`serve`), or to standard error for the
+/// commands whose standard output is their result (tokens, documents, exports). Callers put only
+/// PHI-free metadata in.
 public struct JSONLogHandler: LogHandler {
     let label: String
+    let toStandardError: Bool
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
 
-    public init(label: String) { self.label = label }
+    public init(label: String, toStandardError: Bool = false) {
+        self.label = label
+        self.toStandardError = toStandardError
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -24,7 +30,7 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { object.append(key, Self.json(value)) }
         var bytes = JSON.object(object).serialized
         bytes.append(0x0A)
-        FileHandle.standardOutput.write(Data(bytes))
+        (toStandardError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(bytes))
     }
 
     static func json(_ value: Logger.Metadata.Value) -> JSON {

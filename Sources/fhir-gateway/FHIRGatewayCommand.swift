@@ -41,7 +41,9 @@ struct ConfigurationOptions: ParsableArguments {
 enum GatewayLogging {
     static let bootstrap: Void = {
         LoggingSystem.bootstrap { label in
-            var handler = JSONLogHandler(label: label)
+            // Only `serve` logs to standard output; every other command prints its result there.
+            let serving = CommandLine.arguments.dropFirst().first.map { $0 == "serve" || $0.hasPrefix("-") } ?? true
+            var handler = JSONLogHandler(label: label, toStandardError: !serving)
             if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { handler.logLevel = level }
             return handler
         }
