@@ -69,7 +69,7 @@ public struct TenantMove: Sendable {
         let propagation = self.propagation
         let registry = self.registry
         let tail = try await mover.copyAuditTail(after: snapshot.auditSequence) {
-            _ = try await registry.patch(slug, changes: .object(["store": .string(targetName)]), actor: actor)
+            _ = try await registry.patch(slug, changes: .object(["store": .string(targetName)]), actor: actor, movingStore: true)
             try await Task.sleep(for: propagation)
             try await sourceRepository.sealAudit(tenantID: tenantID)
         }

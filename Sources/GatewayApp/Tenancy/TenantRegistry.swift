@@ -73,12 +73,14 @@ public struct TenantRegistry: Sendable {
     }
 
     /// Changes the fields named in `changes` (a JSON merge patch, RFC 7396: null removes a field).
-    public func patch(_ slug: String, changes: JSON, actor: Actor) async throws -> (Outcome, TenantConfiguration) {
+    /// `movingStore` is for ``TenantMove`` only: anyone else changing a tenant's store would point
+    /// it at a store without its data.
+    public func patch(_ slug: String, changes: JSON, actor: Actor, movingStore: Bool = false) async throws -> (Outcome, TenantConfiguration) {
         guard case .object(let patch) = changes else { throw Failure.invalid(field: "(body)", problem: "expected a JSON object") }
         guard let current = try await get(slug) else { throw Failure.notFound }
         let merged = Self.mergePatch(TenantDocument.render(current), .object(patch))
         let tenant = try await parse(merged, slug: slug)
-        return try await write(tenant, actor: actor, action: "tenant-patch", mustExist: true)
+        return try await write(tenant, actor: actor, action: movingStore ? "tenant-move" : "tenant-patch", mustExist: true, movingStore: movingStore)
     }
 
     public func setStatus(_ slug: String, _ status: TenantConfiguration.Status, actor: Actor) async throws -> (Outcome, TenantConfiguration) {
@@ -168,13 +170,17 @@ public struct TenantRegistry: Sendable {
         return tenant
     }
 
-    private func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false) async throws -> (Outcome, TenantConfiguration) {
+    private func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false,
+                       movingStore: Bool = false) async throws -> (Outcome, TenantConfiguration) {
         let document = TenantDocument.render(tenant).serializedString
         let developmentIssuer = self.developmentIssuer
         let result = Mutex<Outcome>(.unchanged)
         let entry = try await repository.updateRegistry(slug: tenant.slug) { current in
             let live = current.flatMap { $0.deleted ? nil : $0 }
             if mustExist, live == nil { throw Failure.notFound }
+            if !movingStore, let live, let json = try? JSONParser.parse(live.document), json["store"]?.stringValue ?? TenantConfiguration.sharedStore != tenant.store {
+                throw Failure.conflict("a tenant changes store only by `fhir-gateway tenants move \(tenant.slug) --to \(tenant.store)`, which copies its data")
+            }
             if let live, let json = try? JSONParser.parse(live.document),
                (try? TenantDocument.parse(json, slug: live.slug, developmentIssuer: developmentIssuer, allowFiles: true)) == tenant {
                 result.withLock { $0 = .unchanged }
