@@ -14,6 +14,7 @@ import Testing
         let directory: String
         let port: Int
         let log: String
+        let input = Pipe()
 
         init() throws {
             directory = try GatewayFixture.makeDirectory()
@@ -21,7 +22,16 @@ import Testing
             let socket = Process()
             socket.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             port = Int.random(in: 20000...40000)
-            socket.arguments = ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory]
+            // The server exits when its standard input closes (``stop()``, or this process ending): a
+            // signal would reach only the interpreter launcher (a pyenv shim), leaving the server behind.
+            let script = """
+            import functools, http.server, os, sys, threading
+            threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+            http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+            """
+            socket.arguments = ["python3", "-c", script, String(port), directory]
+            socket.standardInput = input
             FileManager.default.createFile(atPath: log, contents: nil)
             socket.standardError = FileHandle(forWritingAtPath: log)
             socket.standardOutput = FileHandle.nullDevice
@@ -45,14 +55,19 @@ import Testing
             return text.components(separatedBy: "GET /jwks.json").count - 1
         }
 
-        deinit { process.terminate() }
+        func stop() {
+            try? input.fileHandleForWriting.close()
+            if process.isRunning { process.terminate() }
+        }
+
+        deinit { stop() }
     }
 
     @Test func rotatedKeysAreFetchedAndUnknownKidsAreRateLimited() async throws {
         let fixture = try await GatewayFixture.shared(.sqlite)
         let server = try KeyServer()
         // The test process may end before the server is released: stop it here, not only in deinit.
-        defer { server.process.terminate() }
+        defer { server.stop() }
         try server.publish([TestKeys.jwk(ec: TestKeys.globexEC, kid: "rotating-1")])
         try await server.start()
         let probes = server.fetches
