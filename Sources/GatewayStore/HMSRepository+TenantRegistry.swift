@@ -118,6 +118,51 @@ extension HMSRepository {
         }
     }
 
+    /// Writes configuration-file tenants whose entry differs from what was last applied (by
+    /// `configurationDigest`), all in one transaction under the registry lock: 10,000 tenants
+    /// cost one commit, and an unchanged file costs one read. Returns how many were written.
+    public func applyConfigurationEntries(_ updates: [String: RegistryUpdate], now: Date = Date()) async throws -> Int {
+        guard !updates.isEmpty else { return 0 }
+        return try await tracked {
+            try await backend.withWriteTransaction(tenantID: Self.adminChainTenantID, lockKeys: [Self.registryLock]) { transaction in
+                var applied: [String: String?] = [:]
+                let slugs = updates.keys.sorted()
+                for start in stride(from: 0, to: slugs.count, by: Self.idsPerStatement) {
+                    var list: SQLStatement = ""
+                    for (index, slug) in slugs[start..<min(start + Self.idsPerStatement, slugs.count)].enumerated() {
+                        list.append(index == 0 ? "?" : ", ?", [.text(slug)])
+                    }
+                    let rows = try await transaction.query("SELECT slug, configuration_digest FROM gateway_tenants WHERE slug IN (\(list))",
+                                                           columns: [HMSColumn("slug", .text), HMSColumn("configuration_digest", .text)])
+                    for row in rows { if let slug = row.string("slug") { applied[slug] = row.string("configuration_digest") } }
+                }
+                let changed = slugs.filter { slug in applied[slug].map { $0 != updates[slug]?.configurationDigest } ?? true }
+                guard !changed.isEmpty else { return 0 }
+                var next = (try await transaction.query("SELECT COALESCE(MAX(revision), 0) + 1 AS next FROM gateway_tenants",
+                                                        columns: [HMSColumn("next", .integer)]).first?.integer("next")) ?? 1
+                let updatedAt = SQLBind.timestamp(CivilTime.isoInstant(epochSeconds: Int64(now.timeIntervalSince1970)))
+                for start in stride(from: 0, to: changed.count, by: 500) {
+                    var insert: SQLStatement = "INSERT INTO gateway_tenants (slug, document, tier, status, revision, deleted, configuration_digest, updated_at) VALUES "
+                    for (index, slug) in changed[start..<min(start + 500, changed.count)].enumerated() {
+                        guard let update = updates[slug] else { continue }
+                        insert.append(index == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?)",
+                                      [.text(slug), .text(update.document), .text(update.tier), .text(update.status), .integer(next),
+                                       .bool(false), update.configurationDigest.map(SQLBind.text) ?? .null, updatedAt])
+                        next += 1
+                    }
+                    insert.append("""
+                         ON CONFLICT (slug) DO UPDATE SET document = excluded.document, tier = excluded.tier, status = excluded.status,
+                          revision = excluded.revision, deleted = excluded.deleted, configuration_digest = excluded.configuration_digest,
+                          updated_at = excluded.updated_at
+                        """)
+                    try await transaction.execute(insert)
+                }
+                try await Self.enqueueAudit(changed.compactMap { updates[$0]?.audit }, transaction: transaction)
+                return changed.count
+            }
+        }
+    }
+
     /// Live (not deleted) entries in slug order after `slug`, optionally of one tier and status.
     public func registryPage(after slug: String?, tier: String?, status: String?, limit: Int) async throws -> [RegistryEntry] {
         var statement: SQLStatement = """

@@ -16,28 +16,34 @@ struct RegistrySync: Service {
     static let resolveEvery = 20
     static let agreementEvery = 600
 
+    /// Returns only at shutdown: a service that ends makes the service group stop the whole
+    /// gateway, so a failed read (whatever it throws, cancellation included) is logged and retried.
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdownQuietly {
             checkAgreements()
             var polls = 0
             var failing = false
             while !Task.isCancelled {
-                try await Task.sleep(for: interval)
+                do { try await Task.sleep(for: interval) } catch { return }
                 polls &+= 1
                 do {
                     try await directory.refresh()
                     if polls % Self.resolveEvery == 0 { try await directory.resolveMissingTenantIDs() }
                     if failing { logger.notice("tenant registry readable again") }
                     failing = false
-                } catch is CancellationError {
-                    return
                 } catch {
-                    if !failing { logger.warning("cannot read the tenant registry; tenants keep their current settings") }
+                    if Task.isCancelled { return }
+                    if !failing { logger.warning("cannot read the tenant registry; tenants keep their current settings",
+                                                 metadata: ["error.type": "\(type(of: error))"]) }
                     failing = true
                 }
                 if polls % Self.agreementEvery == 0 { checkAgreements() }
             }
         }
+    }
+
+    private func cancelWhenGracefulShutdownQuietly(_ body: @escaping @Sendable () async -> Void) async {
+        try? await cancelWhenGracefulShutdown { await body() }
     }
 
     /// Logs tenants whose agreement ends within 30 days or is not in force, and sets the gauges.

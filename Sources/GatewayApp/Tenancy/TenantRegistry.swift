@@ -123,6 +123,7 @@ public struct TenantRegistry: Sendable {
     /// lacks it or when its file entry changed since it was last applied; changes made through the
     /// admin API since then stay. Files named by `jwks_file` are read into the registry now.
     public func applyConfiguration(_ tenants: [TenantConfiguration], actor: Actor) async throws {
+        var updates: [String: HMSRepository.RegistryUpdate] = [:]
         for (index, configured) in tenants.enumerated() {
             var tenant = configured
             if case .file(let path) = tenant.keySource {
@@ -138,14 +139,11 @@ public struct TenantRegistry: Sendable {
                 tenant.keySource = .inline(text)
             }
             let document = TenantDocument.render(tenant).serializedString
-            let digest = Self.digest(document)
-            let (tier, status) = (tenant.tier.rawValue, tenant.status.rawValue)
-            let audit = AdminAuditEvent.record(action: "tenant-apply-configuration", actor: actor, slug: tenant.slug, before: nil, after: document, note: nil)
-            _ = try await repository.updateRegistry(slug: tenant.slug) { current in
-                if let current, current.configurationDigest == digest { return nil }
-                return HMSRepository.RegistryUpdate(document: document, tier: tier, status: status, configurationDigest: digest, audit: audit)
-            }
+            updates[tenant.slug] = HMSRepository.RegistryUpdate(
+                document: document, tier: tenant.tier.rawValue, status: tenant.status.rawValue, configurationDigest: Self.digest(document),
+                audit: AdminAuditEvent.record(action: "tenant-apply-configuration", actor: actor, slug: tenant.slug, before: nil, after: document, note: nil))
         }
+        _ = try await repository.applyConfigurationEntries(updates)
     }
 
     private func parse(_ document: JSON, slug: String) async throws -> TenantConfiguration {
