@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
 """Drives bench/run.sh: seeds, starts the gateway, runs wrk and pgbench, prints a Markdown report and writes JSON."""
 import argparse
+import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import dataclasses
+import http.client
+import importlib
 import json
+import multiprocessing
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+
+connections_tool = importlib.import_module("connections")  # bench/connections.py: its HTTP/1.1 connection and request helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUPINGS = {"one": "1 tenant holding all --patients", "many": "--tenants tenants sharing the same --patients",
@@ -35,7 +46,10 @@ STANDALONE = {
     "scale": "1 tenant of --seed-scale patients: the reads, and the size queries there and at 1 tenant of --patients",
     "memory": "start-up time and RSS with 2 and 10,000 configured tenants, then RSS under a --soak-seconds soak",
     "connections": "--open-connections keep-alive connections sharing --rate requests/s (bench/connections.py)",
+    "provision": "--tenants-large seeded tenants registered by admin API PUTs: rate, PUT to first 200, RSS",
+    "fairness": "a tenant over its read limit (10x) beside a tenant under a steady load: the latter's p99 and 429s",
 }
+STANDALONE_RUNS = ["memory", "connections", "provision", "fairness"]  # standalone scenarios run when --scenario is not given
 SCENARIOS = [*GROUPINGS, *ENDPOINTS, *STANDALONE]
 ENDPOINT_ORDER = [*READS.values(), *SIZES.values(), PGBENCH, *(write[1] for write in WRITES)]
 READ_COMMIT = "off"  # seeding, reads and pgbench
@@ -47,6 +61,28 @@ SOAK_CONNECTIONS, REST_SECONDS, RSS_INTERVAL = 32, 5, 5
 CONNECTION_ENDPOINTS = ["bare", "read"]
 MAXIMUM_CONNECTIONS_PER_CLIENT = 20000  # server.maximum_connections_per_client for the connections scenario
 POOL_SIZE = 24  # PostgresBackend.maximumConnections
+ADMIN_PORT_OFFSET = 1000  # admin.port = server.port + this (the admin API is off unless a scenario uses it)
+TIERS = ["enterprise", "professional", "starter"]
+# Every tier's limits lifted, so that only the fairness scenario's own per-tenant limit bounds anything: rates at the
+# configuration's maximum, per-tenant database calls at the whole pool (POOL_SIZE), storage quotas out of reach.
+UNLIMITED_RATE = "{rate: 1000000, burst: 1000000}"
+TIER_LIMITS = (f"{{read: {UNLIMITED_RATE}, search: {UNLIMITED_RATE}, write: {UNLIMITED_RATE}, export: {UNLIMITED_RATE},"
+               f" concurrent_requests: 100000, database_connections: {POOL_SIZE},"
+               " stored_resources: {soft: 1000000000000, hard: 1000000000000}}")
+BAA = {"version": "1", "signed": "2026-01-01"}  # every tenant needs an agreement in force, or its data routes answer 403
+PROVISION_PORT, FAIRNESS_PORT = 18187, 18188
+PROVISION_CLIENTS = 16  # concurrent admin API clients, each on its own keep-alive connection
+PROVISION_SAMPLE = 50  # tenants whose time from PUT to first 200 is measured, one at a time after the others
+PROVISION_GOAL_SECONDS = 1.0  # PUT to first request served
+PROVISION_READ_TENANTS = 1000  # tenants the read load before the last RSS reading spreads over
+SERVED_TIMEOUT = 10  # seconds a sampled tenant may take to answer 200 before it counts as never served
+FAIRNESS_LIMITED, FAIRNESS_STEADY = "fair-a", "fair-b"
+FAIRNESS_LIMIT = 200  # the limited tenant's read rate and burst
+FAIRNESS_RATES = {FAIRNESS_STEADY: 300, FAIRNESS_LIMITED: 10 * FAIRNESS_LIMIT}  # requests/s asked
+FAIRNESS_CONNECTIONS = {FAIRNESS_STEADY: 16, FAIRNESS_LIMITED: 32}
+FAIRNESS_GOAL = 1.5  # steady tenant's p99 beside the limited one over its p99 alone
+WARM_UP_SECONDS = 2  # the steady load alone before the measured steps, not reported
+JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$", re.M | re.A)
 LOG_ENTRY = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] (\w+):  ", re.M)  # log_line_prefix '%m [%p] '
 
 
@@ -93,19 +129,28 @@ def postgres_settings():
     return dict(zip(names, values))
 
 
-def write_config(directory, grouping, per_client=None):
+def write_config(directory, grouping, per_client=None, listed=None, admin=False, limits=None, suffix=""):
+    """The grouping's configuration file: its tenants (or `listed`), each with a BAA in force and the tier limits lifted
+    (TIER_LIMITS) so that the gateway's rate limits and caps never bound a figure; `limits` maps a slug to its own limits
+    (flow-style YAML). The admin API listens on the grouping's port + ADMIN_PORT_OFFSET when `admin`, else it is off."""
     port = grouping.port
+    slugs = grouping.slugs if listed is None else listed
     lines = [
         "server:", "  host: 127.0.0.1", f"  port: {port}", f"  public_base_url: http://127.0.0.1:{port}",
         "  cursor_secret: bench-cursor-secret-0123456789abcdef0123",
         *([f"  maximum_connections_per_client: {per_client}"] if per_client else []),
         "database:", f"  url: postgres://fhir_gateway:gateway@127.0.0.1:{PORT}/{grouping.database}",
         f"  migration_url: postgres://fhir_owner:owner@127.0.0.1:{PORT}/{grouping.database}",
-        "development_issuer:", f"  key_file: {directory}/dev-key.pem", "tenants:",
+        "development_issuer:", f"  key_file: {directory}/dev-key.pem",
+        "admin:", f"  enabled: {'true' if admin else 'false'}", "  host: 127.0.0.1", f"  port: {port + ADMIN_PORT_OFFSET}",
+        "tiers:", *(f"  {tier}: {TIER_LIMITS}" for tier in TIERS),
+        "tenants:" if slugs else "tenants: []",
     ]
-    for slug in grouping.slugs:
-        lines += [f"  - slug: {slug}", "    issuer: development", f"    audience: http://127.0.0.1:{port}/{slug}/r4"]
-    path = os.path.join(directory, f"{grouping.name}.yaml")
+    for slug in slugs:
+        lines += [f"  - slug: {slug}", "    issuer: development", f"    audience: http://127.0.0.1:{port}/{slug}/r4",
+                  f"    baa: {{version: \"{BAA['version']}\", signed: \"{BAA['signed']}\"}}",
+                  *([f"    limits: {limits[slug]}"] if limits and slug in limits else [])]
+    path = os.path.join(directory, f"{grouping.name}{suffix}.yaml")
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return path
@@ -119,20 +164,27 @@ def seed(config, slugs, patients_per_tenant):
     return time.time() - started, outputs
 
 
-def prepare(directory, grouping, per_client=None):
-    """Creates and seeds the grouping's database; returns its configuration file, the seconds seeding took and its summaries."""
+def prepare(directory, grouping, **options):
+    """Creates and seeds the grouping's database; returns its configuration file (write_config with `options`), the seconds
+    seeding took and its summaries."""
     create_database(grouping.database)
-    config = write_config(directory, grouping, per_client)
+    config = write_config(directory, grouping, **options)
     return (config, *seed(config, grouping.slugs, max(1, grouping.patients // len(grouping.slugs))))
 
 
 @contextlib.contextmanager
 def gateway_process(config):
-    server = subprocess.Popen([BINARY, "serve", "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "LOG_LEVEL": "warning"})
+    """The gateway on `config`, logging warnings and errors to the configuration's path + .log (appended)."""
+    with open(config + ".log", "a") as log:
+        server = subprocess.Popen([BINARY, "serve", "--config", config], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "LOG_LEVEL": "warning"})
     try:
         yield server
     finally:
+        if server.poll() is not None:  # not stopped by us: say so, with the end of its log
+            with open(config + ".log", errors="replace") as log:
+                print(f"the gateway on {config} (pid {server.pid}) exited by itself with status {server.returncode};"
+                      f" the end of {config}.log:\n{''.join(log.readlines()[-5:])}", file=sys.stderr)
         server.terminate()
         server.wait()
 
@@ -155,14 +207,28 @@ def wait_until_ready(port, path="/readyz", timeout=300):
     raise RuntimeError(f"the gateway on port {port} did not answer {path}")
 
 
+def minted(arguments, count):
+    """The tokens `fhir-gateway token` printed: its JSON log lines go to stdout too (the PostgreSQL client's, from looking
+    up registered tenants), so only lines shaped like a JWT count, and there must be `count` of them."""
+    output = run([BINARY, "token", *arguments], env={**os.environ, "LOG_LEVEL": "warning"}).stdout
+    found = JWT.findall(output)
+    if len(found) != count:
+        raise RuntimeError(f"fhir-gateway token {' '.join(arguments[:4])} printed {len(found)} tokens, expected {count}:"
+                           f" {output[:500]}")
+    return found
+
+
 def tokens(config, slugs, scope):
-    return run([BINARY, "token", "--config", config, "--tenant", ",".join(slugs), "--scope", scope, "--ttl", "7200"]).stdout.split()
+    return minted(["--config", config, "--tenant", ",".join(slugs), "--scope", scope, "--ttl", "7200"], len(slugs))
 
 
 def get(url, token):
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"GET {url} answered {error.code}: {error.read()[:500]!r}") from error
 
 
 def sampled(slugs):
@@ -437,6 +503,298 @@ def connections(directory, args):
             "pool_size": POOL_SIZE, "figures": figures}
 
 
+class Client:
+    """One keep-alive HTTP/1.1 connection to the gateway on 127.0.0.1 (http.client), opened again after a failure."""
+
+    def __init__(self, port):
+        self.port, self.connection = port, None
+
+    def connect(self):
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.connection.connect()
+
+    def request(self, method, path, headers, body=None):
+        """Returns the status, the headers (names in lower case) and the body."""
+        self.connect()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def spread(slugs, count):
+    """At most count slugs, evenly spread over the list."""
+    step = max(1, len(slugs) // count)
+    return slugs[step - 1::step][:count]
+
+
+def tenant_document(grouping, slug):
+    """The admin API body that registers a seeded tenant as the configuration file would (tier limits lifted by TIER_LIMITS)."""
+    return json.dumps({"name": slug, "tier": "starter", "issuer": "development",
+                       "audience": f"http://127.0.0.1:{grouping.port}/{slug}/r4", "baa": BAA}).encode()
+
+
+def put_tenant(client, grouping, slug, admin_token):
+    """PUT /admin/tenants/<slug>: its seconds, status (or the exception's name) and X-Registry-Outcome."""
+    started = time.perf_counter()
+    try:
+        status, headers, _ = client.request("PUT", f"/admin/tenants/{slug}", {
+            "Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"}, tenant_document(grouping, slug))
+    except (OSError, http.client.HTTPException) as error:
+        return {"seconds": time.perf_counter() - started, "status": type(error).__name__, "outcome": None}
+    return {"seconds": time.perf_counter() - started, "status": status, "outcome": headers.get("x-registry-outcome")}
+
+
+def put_tenants(grouping, slugs, admin_token, clients):
+    """PUTs every slug from `clients` threads, each taking the next slug on its own keep-alive connection;
+    returns the seconds in all and put_tenant's answer for each."""
+    pending, lock = iter(slugs), threading.Lock()
+
+    def client():
+        connection, answers = Client(grouping.port + ADMIN_PORT_OFFSET), []
+        connection.connect()
+        while True:
+            with lock:
+                slug = next(pending, None)
+            if slug is None:
+                connection.close()
+                return answers
+            answers.append(put_tenant(connection, grouping, slug, admin_token))
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        answers = [answer for future in [pool.submit(client) for _ in range(clients)] for answer in future.result()]
+    return time.perf_counter() - started, answers
+
+
+def first_request_served(grouping, slug, admin_token, token):
+    """Seconds from sending the tenant's PUT until GET /<slug>/r4/Patient?_count=1 answers 200 (asked again at once after
+    any other answer), with the statuses answered before; both connections are open before the clock starts."""
+    admin, data = Client(grouping.port + ADMIN_PORT_OFFSET), Client(grouping.port)
+    admin.connect()
+    data.connect()
+    before = collections.Counter()
+    started = time.perf_counter()
+    put = put_tenant(admin, grouping, slug, admin_token)
+    served = None
+    while time.perf_counter() - started < SERVED_TIMEOUT:
+        try:
+            status = data.request("GET", f"/{slug}/r4/Patient?_count=1", {"Authorization": f"Bearer {token}"})[0]
+        except (OSError, http.client.HTTPException) as error:
+            status = type(error).__name__
+        if status == 200:
+            served = time.perf_counter() - started
+            break
+        before[str(status)] += 1
+    admin.close()
+    data.close()
+    return {"slug": slug, "put_status": put["status"], "put_seconds": put["seconds"], "served_seconds": served,
+            "statuses_before": dict(before)}
+
+
+def registered_tenants(port, admin_token):
+    """The tenants GET /admin/tenants lists, following its next links."""
+    client, path, count = Client(port + ADMIN_PORT_OFFSET), "/admin/tenants?_count=1000", 0
+    while path:
+        status, _, body = client.request("GET", path, {"Authorization": f"Bearer {admin_token}"})
+        if status != 200:
+            raise RuntimeError(f"GET {path} on the admin API answered {status}: {body[:300]!r}")
+        page = json.loads(body)
+        count += len(page["tenants"])
+        path = page.get("next")
+    client.close()
+    return count
+
+
+def milliseconds(seconds, fraction):
+    return connections_tool.percentile(sorted(seconds), fraction)
+
+
+def provision(directory, args):
+    """--tenants-large tenants seeded in the HMS, then a gateway whose configuration lists none (same database):
+    all but PROVISION_SAMPLE registered by PROVISION_CLIENTS concurrent admin API PUTs, then the sample one at a time,
+    each timed from its PUT to its first 200; then the registry's count, and RSS before and after a read load."""
+    grouping = Grouping("provision", "bench_provision", [f"p{index:05d}" for index in range(args.tenants_large)],
+                        PROVISION_PORT, args.patients)
+    listing_config, seed_seconds, seed_output = prepare(directory, grouping)  # lists every tenant: seeding and sample tokens
+    config = write_config(directory, grouping, listed=[], admin=True, suffix="-unlisted")
+    sample = spread(grouping.slugs, PROVISION_SAMPLE)
+    chosen = set(sample)
+    bulk = [slug for slug in grouping.slugs if slug not in chosen]
+    admin_token = minted(["--config", config, "--admin", "--ttl", "7200"], 1)[0]
+    # Minted before the tenants exist in the registry (the listing configuration has the same issuer, audiences and key),
+    # so that the clock runs from the PUT only.
+    sample_tokens = tokens(listing_config, sample, "system/*.rs")
+    with gateway_process(config) as server:
+        wait_until_ready(grouping.port)
+        url = f"http://127.0.0.1:{grouping.port}"
+        rss_empty = rss_kb(server.pid)
+        seconds, answers = put_tenants(grouping, bulk, admin_token, PROVISION_CLIENTS)
+        served = [first_request_served(grouping, slug, admin_token, token) for slug, token in zip(sample, sample_tokens)]
+        registered = registered_tenants(grouping.port, admin_token)
+        rss_registered = rss_kb(server.pid)
+        readers = spread(grouping.slugs, PROVISION_READ_TENANTS)
+        # `token` finds these tenants in the registry: the configuration lists none.
+        files = request_files(directory, grouping, url, dict(zip(readers, tokens(config, readers, "system/*.rs"))), ["read"])
+        rps, p50, p99, errors = wrk("rotate.lua", url, args.duration, args.connections, [files["read"]])
+        rss_read = rss_kb(server.pid)
+    times = [answer["seconds"] for answer in answers]
+    served_times = [entry["served_seconds"] for entry in served if entry["served_seconds"] is not None]
+    before = collections.Counter()
+    for entry in served:
+        before.update(entry["statuses_before"])
+    return {
+        "tenants": len(grouping.slugs), "patients": grouping.patients, "seed_seconds": seed_seconds, "seed_output": seed_output,
+        "bulk": {"tenants": len(bulk), "clients": PROVISION_CLIENTS, "seconds": seconds, "tenants_per_second": len(bulk) / seconds,
+                 "p50_ms": milliseconds(times, 0.50), "p99_ms": milliseconds(times, 0.99), "max_ms": milliseconds(times, 1.0),
+                 "statuses": dict(collections.Counter(str(answer["status"]) for answer in answers)),
+                 "outcomes": dict(collections.Counter(str(answer["outcome"]) for answer in answers))},
+        "first_request": {
+            "tenants": len(served), "registered_before": len(bulk), "goal_seconds": PROVISION_GOAL_SECONDS,
+            "put_p50_ms": milliseconds([entry["put_seconds"] for entry in served], 0.50),
+            "put_p99_ms": milliseconds([entry["put_seconds"] for entry in served], 0.99),
+            "served_p50_ms": milliseconds(served_times, 0.50), "served_p99_ms": milliseconds(served_times, 0.99),
+            "served_max_ms": milliseconds(served_times, 1.0),
+            "over_goal": sum(entry["served_seconds"] is None or entry["served_seconds"] >= PROVISION_GOAL_SECONDS for entry in served),
+            "never_served": sum(entry["served_seconds"] is None for entry in served),
+            "first_get_served": sum(entry["served_seconds"] is not None and not entry["statuses_before"] for entry in served),
+            "statuses_before_200": dict(before), "put_statuses": dict(collections.Counter(str(entry["put_status"]) for entry in served)),
+            "samples": served},
+        "registered": registered,
+        "reads": {"endpoint": READS["read"], "tenants": len(readers), "connections": args.connections, "seconds": args.duration,
+                  "requests_per_second": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors},
+        "rss_kb": {"no_tenants": rss_empty, "registered": rss_registered, "after_reads": rss_read},
+    }
+
+
+async def paced_requests(port, requests_file, rate, duration, connection_count, start_at):
+    """bench/connections.py's open-loop load with every status counted: GETs from a "path<TAB>token" file at `rate`
+    requests/s for `duration` s, round-robin over `connection_count` keep-alive connections, from wall-clock `start_at`.
+    Latency counts from when each request was due."""
+    requests = connections_tool.load_requests(requests_file, f"127.0.0.1:{port}")
+    connections = await connections_tool.open_connections("127.0.0.1", port, connection_count)
+    if not connections:
+        raise RuntimeError(f"could not connect to 127.0.0.1:{port}")
+    statuses, latencies, lag = collections.Counter(), collections.defaultdict(list), 0.0
+
+    async def send(connection, request, due):
+        try:
+            status = await connection.exchange(request)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
+            statuses[type(error).__name__] += 1
+            return
+        statuses[str(status)] += 1
+        latencies[status].append(time.monotonic() - due)
+
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    tasks, started = [], time.monotonic()
+    for index in range(int(rate * duration)):
+        due = started + index / rate
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        lag = max(lag, time.monotonic() - due)
+        tasks.append(asyncio.create_task(send(connections[index % len(connections)], requests[index % len(requests)], due)))
+    sending = time.monotonic() - started
+    _, unfinished = await asyncio.wait(tasks, timeout=30)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    for connection in connections:
+        connection.writer.close()
+    succeeded = sorted(seconds for status, values in latencies.items() if 200 <= status < 300 for seconds in values)
+    limited = sorted(latencies[429])
+    return {"rate": rate, "seconds": duration, "connections": len(connections), "sent": len(tasks), "sent_per_second": len(tasks) / sending,
+            "generator_lag_max_ms": lag * 1000, "generator_cpu_seconds": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            "succeeded_per_second": len(succeeded) / duration,
+            "statuses": dict(statuses, **({"unfinished": len(unfinished)} if unfinished else {})),
+            "rate_limited": statuses["429"], "other_failures": len(tasks) - len(succeeded) - statuses["429"],
+            "p50_ms": connections_tool.percentile(succeeded, 0.50), "p99_ms": connections_tool.percentile(succeeded, 0.99),
+            "max_ms": connections_tool.percentile(succeeded, 1.0), "p99_ms_429": connections_tool.percentile(limited, 0.99)}
+
+
+def paced_load(port, requests_file, rate, duration, connection_count, start_at):
+    return asyncio.run(paced_requests(port, requests_file, rate, duration, connection_count, start_at))
+
+
+def paced_loads(port, loads, duration, server=None):
+    """Runs each (requests file, rate, connections) load in a process of its own, all starting together; their results,
+    and with `server` (the gateway's process) the CPU seconds it used and how busy the machine's CPUs were meanwhile."""
+    start_at = time.time() + 2
+    with concurrent.futures.ProcessPoolExecutor(len(loads), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(paced_load, port, path, rate, duration, count, start_at) for path, rate, count in loads]
+        time.sleep(max(0.0, start_at - time.time()))
+        before = (cpu_seconds(server.pid), cpu_ticks()) if server else None
+        concurrent.futures.wait(futures)
+        after = (cpu_seconds(server.pid), cpu_ticks()) if server else None
+        results = [future.result() for future in futures]
+    if server:
+        busy, total = (after[1][index] - before[1][index] for index in range(2))
+        usage = {"gateway_cpu_seconds": after[0] - before[0], "machine_busy": busy / total if total else None}
+        results = [{**result, **usage} for result in results]
+    return results
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds the process has used."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks():
+    """The machine's busy and total CPU time so far (/proc/stat), in ticks."""
+    values = [int(value) for value in open("/proc/stat").readline().split()[1:9]]  # guest time is in user already
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def rate_limited_answer(port, request_line):
+    """The rate-limit headers of the first 429 that the request (a "path<TAB>token" line) gets when sent again and again."""
+    path, token = request_line.rstrip("\n").split("\t")
+    client = Client(port)
+    for _ in range(3 * FAIRNESS_LIMIT):
+        status, headers, _ = client.request("GET", path, {"Authorization": f"Bearer {token}"})
+        if status == 429:
+            client.close()
+            return {name: headers.get(name.lower()) for name in ["Retry-After", "RateLimit-Policy", "RateLimit"]}
+    client.close()
+    return None
+
+
+def fairness(directory, args):
+    """Two tenants of --patients / 2 patients: FAIRNESS_STEADY at its rate alone, then the same beside FAIRNESS_LIMITED
+    sending ten times its read limit; GET Patient/<id> from paced open-loop loads, each in its own process."""
+    limits = {FAIRNESS_LIMITED: f"{{read: {{rate: {FAIRNESS_LIMIT}, burst: {FAIRNESS_LIMIT}}}}}"}
+    grouping = Grouping("fairness", "bench_fairness", [FAIRNESS_LIMITED, FAIRNESS_STEADY], FAIRNESS_PORT, args.patients)
+    config, seed_seconds, seed_output = prepare(directory, grouping, limits=limits)
+    with gateway_process(config) as server:
+        wait_until_ready(grouping.port)
+        files = {slug: request_files(directory, dataclasses.replace(grouping, name=f"fairness-{slug}"), f"http://127.0.0.1:{grouping.port}",
+                                     {slug: token}, ["read"])["read"]
+                 for slug, token in zip(grouping.slugs, tokens(config, grouping.slugs, "system/*.rs"))}
+        load = {slug: (files[slug], FAIRNESS_RATES[slug], FAIRNESS_CONNECTIONS[slug]) for slug in grouping.slugs}
+        paced_loads(grouping.port, [load[FAIRNESS_STEADY]], WARM_UP_SECONDS)
+        alone, = paced_loads(grouping.port, [load[FAIRNESS_STEADY]], args.duration, server)
+        beside, limited = paced_loads(grouping.port, [load[FAIRNESS_STEADY], load[FAIRNESS_LIMITED]], args.duration, server)
+        answer = rate_limited_answer(grouping.port, open(files[FAIRNESS_LIMITED]).readline())
+    ratio = beside["p99_ms"] / alone["p99_ms"] if beside["p99_ms"] and alone["p99_ms"] else None
+    return {"endpoint": READS["read"], "patients_per_tenant": grouping.patients // 2, "seed_seconds": seed_seconds,
+            "limited": FAIRNESS_LIMITED, "steady": FAIRNESS_STEADY, "limit": {"rate": FAIRNESS_LIMIT, "burst": FAIRNESS_LIMIT},
+            "seconds": args.duration, "warm_up_seconds": WARM_UP_SECONDS,
+            "steady_alone": alone, "steady_beside": beside, "limited_beside": limited,
+            "steady_p99_ratio": ratio, "goal_ratio": FAIRNESS_GOAL,
+            "steady_rate_limited": alone["rate_limited"] + beside["rate_limited"],
+            "limited_429_share": limited["rate_limited"] / limited["sent"] if limited["sent"] else None,
+            "limited_429_headers": answer}
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
@@ -464,6 +822,10 @@ def print_markdown(report):
         print_memory(report["memory"])
     if report["connections"]:
         print_connections(report["connections"])
+    if report["provision"]:
+        print_provision(report["provision"])
+    if report["fairness"]:
+        print_fairness(report["fairness"])
 
 
 def print_figures(report):
@@ -498,7 +860,8 @@ def print_sizes(report):
 
 def print_memory(memory):
     print(f"Memory: the gateway started with each number of configured tenants; only {memory['seeded_tenants']} are in the"
-          " database, the others are absent (the gateway warns and answers 503 for their data routes).\n")
+          " database, the others are absent (the gateway answers 503 for their data routes). Start-up includes applying"
+          " the configured tenants to the registry (a fresh database here).\n")
     print(f"| configured tenants | start to /healthz 200, s | RSS after {memory['rest_seconds']} s at rest, MB |")
     print("|---|---|---|")
     for entry in memory["at_rest"]:
@@ -521,6 +884,59 @@ def print_connections(result):
               f" | {entry['achieved_rate']:,.0f} | {cell(entry['p50_ms'], '{:.2f}')} | {cell(entry['p99_ms'], '{:.2f}')}"
               f" | {cell(entry['max_ms'], '{:.2f}')} | {entry['errors']}{cell(', '.join(entry['error_kinds']) or None, ' ({})')} |")
     print()
+
+
+def print_provision(result):
+    bulk, first, reads, rss = result["bulk"], result["first_request"], result["reads"], result["rss_kb"]
+    print(f"Provisioning: {result['tenants']:,} tenants seeded in the HMS ({result['patients']:,} patients in all,"
+          f" {result['seed_seconds']:.1f} s), then a gateway whose configuration lists none: PUT /admin/tenants/<slug>"
+          f" from {bulk['clients']} clients on keep-alive connections.\n")
+    print("| tenants registered | clients | seconds | tenants/s | PUT p50 ms | PUT p99 ms | PUT max ms | statuses | X-Registry-Outcome |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {bulk['tenants']:,} | {bulk['clients']} | {bulk['seconds']:.2f} | {bulk['tenants_per_second']:,.0f}"
+          f" | {cell(bulk['p50_ms'], '{:.2f}')} | {cell(bulk['p99_ms'], '{:.2f}')} | {cell(bulk['max_ms'], '{:.2f}')}"
+          f" | {counts(bulk['statuses'])} | {counts(bulk['outcomes'])} |")
+    print(f"\nPUT to first request served: {first['tenants']} tenants, one at a time after the {first['registered_before']:,} above,"
+          f" each timed from sending its PUT until GET /<slug>/r4/Patient?_count=1 answers 200 (asked again at once otherwise):"
+          f" PUT p50 {cell(first['put_p50_ms'], '{:.2f}')} ms, p99 {cell(first['put_p99_ms'], '{:.2f}')} ms"
+          f" ({counts(first['put_statuses'])}); to 200 p50 {cell(first['served_p50_ms'], '{:.2f}')} ms,"
+          f" p99 {cell(first['served_p99_ms'], '{:.2f}')} ms, max {cell(first['served_max_ms'], '{:.2f}')} ms;"
+          f" {first['over_goal']} of {first['tenants']} at or over {first['goal_seconds']:g} s (goal: none),"
+          f" {first['never_served']} never served within {SERVED_TIMEOUT} s; the first GET answered 200 for {first['first_get_served']}"
+          + (f" (answers before 200: {counts(first['statuses_before_200'])})" if first["statuses_before_200"] else "") + ".")
+    print(f"\nRegistry afterwards (GET /admin/tenants, all pages): {result['registered']:,} tenants."
+          f" Gateway RSS: {rss['no_tenants'] / 1024:.1f} MB with none registered, {rss['registered'] / 1024:.1f} MB with"
+          f" {result['registered']:,} registered, {rss['after_reads'] / 1024:.1f} MB after {reads['endpoint']} across"
+          f" {reads['tenants']:,} of them (wrk {reads['connections']} connections, {reads['seconds']} s:"
+          f" {reads['requests_per_second']:,.0f} requests/s, p50 {reads['p50_ms']:.2f} ms, p99 {reads['p99_ms']:.2f} ms,"
+          f" {reads['errors']} non-2xx).\n")
+
+
+def print_fairness(result):
+    steady, limited = result["steady"], result["limited"]
+    print(f"Fairness ({result['endpoint']}): {limited} limited to {result['limit']['rate']} reads/s (burst {result['limit']['burst']}),"
+          f" {steady} with the tier limits lifted, {result['patients_per_tenant']:,} patients each. Open-loop loads at a fixed"
+          f" rate, one process each (bench/run.py, after bench/connections.py); latency counts from when a request was due;"
+          f" {result['seconds']} s per step after {result['warm_up_seconds']} s of warm-up.\n")
+    print("| step | tenant | asked/s | sent/s | 2xx/s | p50 ms | p99 ms | max ms | 429 | other failures | generator lag max ms"
+          " | generator CPU s | gateway CPU s | machine CPU busy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for step, tenant, entry in [(f"{steady} alone", steady, result["steady_alone"]),
+                                (f"{steady} beside {limited}", steady, result["steady_beside"]),
+                                (f"{steady} beside {limited}", limited, result["limited_beside"])]:
+        print(f"| {step} | {tenant} | {entry['rate']:,} | {entry['sent_per_second']:,.0f} | {entry['succeeded_per_second']:,.0f}"
+              f" | {cell(entry['p50_ms'], '{:.2f}')} | {cell(entry['p99_ms'], '{:.2f}')} | {cell(entry['max_ms'], '{:.2f}')}"
+              f" | {entry['rate_limited']:,} | {entry['other_failures']:,} | {entry['generator_lag_max_ms']:.1f}"
+              f" | {entry['generator_cpu_seconds']:.1f} | {entry['gateway_cpu_seconds']:.1f} | {entry['machine_busy']:.0%} |")
+    headers = result["limited_429_headers"]
+    print(f"\n{steady}'s p99 beside {limited} over its p99 alone: {cell(result['steady_p99_ratio'], '{:.2f}')}"
+          f" (goal: at most {result['goal_ratio']}); 429s to {steady}: {result['steady_rate_limited']} (goal: none);"
+          f" {limited}: {cell(result['limited_429_share'], '{:.1%}')} of its requests answered 429"
+          + (f" ({', '.join(f'{name}: {value}' for name, value in headers.items())})" if headers else "") + ".\n")
+
+
+def counts(counter):
+    return ", ".join(f"{name}: {count:,}" for name, count in sorted(counter.items())) or "none"
 
 
 def write_plans(plans, path):
@@ -565,13 +981,15 @@ def parse_arguments():
                + "".join(f"  {name:<12}{label}\n" for name, label in STANDALONE.items())
                + f"  {'':<12}size queries: {', '.join(SIZES.values())}\n"
                "Tenant groupings and endpoints combine: read,many runs GET Patient/<id> at --tenants tenants only;\n"
-               "a kind left unnamed means all of it. Without bare, 'vs bare route' stays empty. scale, memory and\n"
-               "connections stand alone; without --scenario everything runs (scale only with --seed-scale).\n"
+               "a kind left unnamed means all of it. Without bare, 'vs bare route' stays empty. scale, memory,\n"
+               "connections, provision and fairness stand alone; without --scenario everything runs (scale only with\n"
+               "--seed-scale).\n"
                f"Writes run with synchronous_commit {' and then '.join(WRITE_COMMITS)}; everything else with {READ_COMMIT}.")
-    parser.add_argument("--patients", type=int, default=20000, help="total patients in each grouping")
+    parser.add_argument("--patients", type=int, default=20000,
+                        help="total patients in each grouping (and in the provision and fairness scenarios)")
     parser.add_argument("--tenants", type=int, default=1000, help="tenants in the many grouping")
-    parser.add_argument("--tenants-large", type=int, default=10000, help="tenants in the tenants10k grouping")
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--tenants-large", type=int, default=10000, help="tenants in the tenants10k grouping and the provision scenario")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of each measured load")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seed-scale", type=int, default=0, help="patients of the scale tenant (needed by the scale scenario)")
     parser.add_argument("--soak-seconds", type=int, default=60, help="length of the memory scenario's soak")
@@ -585,7 +1003,7 @@ def parse_arguments():
     args = parser.parse_args()
     if "scale" in args.scenario and not args.seed_scale:
         parser.error("--scenario scale needs --seed-scale N")
-    if args.scenario and not plan(args.scenario, args.seed_scale) and not {"memory", "connections"} & set(args.scenario):
+    if args.scenario and not plan(args.scenario, args.seed_scale) and not set(STANDALONE_RUNS) & set(args.scenario):
         parser.error("--scenario selects nothing to run (post and transaction run at 1 tenant only)")
     return args
 
@@ -623,6 +1041,8 @@ def main(args):
         "plans_markdown": os.path.relpath(plans_path, ROOT) if plans else None,
         "memory": memory(directory, args) if not args.scenario or "memory" in args.scenario else None,
         "connections": connections(directory, args) if not args.scenario or "connections" in args.scenario else None,
+        "provision": provision(directory, args) if not args.scenario or "provision" in args.scenario else None,
+        "fairness": fairness(directory, args) if not args.scenario or "fairness" in args.scenario else None,
     }
     print_markdown(report)
     write_json(report, args.json)

@@ -4,7 +4,9 @@
 #   at 1 tenant, 1,000 tenants and 10,000 tenants of the same total size, plus pgbench on the same SQL, plus lab
 #   writes with synchronous_commit on (the headline) and off; with --seed-scale N the same reads and the
 #   size-sensitivity queries (with their query plans) against 1 tenant of N patients; start-up time and memory
-#   with 2 and 10,000 configured tenants; 10,000 keep-alive connections at a fixed request rate.
+#   with 2 and 10,000 configured tenants; 10,000 keep-alive connections at a fixed request rate; provisioning
+#   --tenants-large tenants through the admin API (rate, PUT to first 200, RSS); a tenant over its read limit
+#   beside a tenant under a steady load (fairness).
 #   Prints Markdown and writes bench/results/latest.json (and bench/results/plans.md).
 # Usage: bench/run.sh [--binary PATH] [--scenario NAME[,NAME...]] [--json PATH] [--patients N] [--tenants M]
 #                     [--tenants-large L] [--duration SECONDS] [--connections C] [--seed-scale N]
