@@ -163,6 +163,17 @@ extension HMSRepository {
         }
     }
 
+    /// The configuration-file digest last applied to each tenant that has one.
+    public func configurationDigests() async throws -> [String: String] {
+        let statement: SQLStatement = "SELECT slug, configuration_digest FROM gateway_tenants WHERE configuration_digest IS NOT NULL"
+        let rows = try await tracked {
+            try await backend.query(statement, columns: [HMSColumn("slug", .text), HMSColumn("configuration_digest", .text)], tenantID: nil)
+        }
+        var digests: [String: String] = [:]
+        for row in rows { if let slug = row.string("slug"), let digest = row.string("configuration_digest") { digests[slug] = digest } }
+        return digests
+    }
+
     /// Live (not deleted) entries in slug order after `slug`, optionally of one tier and status.
     public func registryPage(after slug: String?, tier: String?, status: String?, limit: Int) async throws -> [RegistryEntry] {
         var statement: SQLStatement = """
