@@ -100,6 +100,7 @@ enum Migrations {
             (8, postgres ? AuditSchema.postgresEnqueueStatements : []),
             (9, TenantRegistrySchema.statements(dialect) + (postgres ? TenantRegistrySchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (10, StoredResourceSchema.hospitalStatements(dialect)),
+            (11, postgres ? AuditSchema.postgresBatchEnqueueStatements : []),
         ]
     }
 }

@@ -118,6 +118,15 @@ struct PostgresSecurityTests {
                     setting = value
                 }
                 #expect(setting == nil || setting == "", "no tenant is left set after the statement")
+                var listed: String? = "unset"
+                for try await value in try await connection.query("SELECT current_setting('app.audit_tenants', true)", logger: testLogger).decode(String?.self) {
+                    listed = value
+                }
+                #expect(listed == nil || listed == "", "no enqueue list is left set either")
+                // Without the function's list, a plain insert for a tenant that is not set is refused.
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("INSERT INTO audit_pending (tenant_id, id, recorded, action, subtype, outcome, patients, body) VALUES (\(acme)::uuid, gen_random_uuid(), now(), 'R', 'read', '0', '', '{}')", logger: testLogger)
+                }
             }
             for (tenant, expected) in [(acme, [ids[0], ids[2]]), (initech, [ids[1]])] {
                 let seen = try await client.withTransaction(logger: testLogger) { connection in
