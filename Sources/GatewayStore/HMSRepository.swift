@@ -15,12 +15,12 @@ public final class HMSRepository: Sendable {
     public let maximumConnections: Int
     let sealer: AuditSealer
 
-    init(backend: any DatabaseBackend, kind: String, logger: Logger) {
+    init(backend: any DatabaseBackend, kind: String, logger: Logger, connections: Int = PostgresBackend.maximumConnections) {
         let traced = TracedBackend(base: backend, system: kind == "postgres" ? "postgresql" : "sqlite")
         self.backend = traced
         self.kind = kind
         self.sealer = AuditSealer(backend: traced, logger: logger)
-        self.maximumConnections = kind == "postgres" ? PostgresBackend.maximumConnections : 1
+        self.maximumConnections = kind == "postgres" ? connections : 1
     }
 
     /// Database calls running now (pool usage, for metrics).
@@ -36,13 +36,19 @@ public final class HMSRepository: Sendable {
     func beginCall() { inFlight.wrappingAdd(1, ordering: .relaxed) }
     func endCall() { inFlight.wrappingSubtract(1, ordering: .relaxed) }
 
-    /// Opens the configured store (SQLite file or PostgreSQL).
-    public static func open(_ database: GatewayConfiguration.Database, logger: Logger) async throws -> HMSRepository {
+    /// PostgreSQL connections of the serving pool, and of a command-line run (a few).
+    public static let servingConnections = PostgresBackend.maximumConnections
+    public static let commandConnections = 2
+
+    /// Opens the configured store (SQLite file or PostgreSQL, with a pool of `connections`).
+    public static func open(_ database: GatewayConfiguration.Database, logger: Logger,
+                            connections: Int = servingConnections) async throws -> HMSRepository {
         switch database {
         case .sqlite(let path):
             return HMSRepository(backend: try await SQLiteBackend.open(path: path, logger: logger), kind: "sqlite", logger: logger)
         case .postgres(let url, let migrationURL):
-            return HMSRepository(backend: try PostgresBackend(url: url, migrationURL: migrationURL, logger: logger), kind: "postgres", logger: logger)
+            return HMSRepository(backend: try PostgresBackend(url: url, migrationURL: migrationURL, logger: logger, connections: connections),
+                                 kind: "postgres", logger: logger, connections: connections)
         }
     }
 
@@ -51,8 +57,9 @@ public final class HMSRepository: Sendable {
 
     /// Opens the store, runs `body` while its pools run, then shuts it down (CLI commands, tests).
     public static func withOpen<T: Sendable>(_ database: GatewayConfiguration.Database, logger: Logger,
+                                             connections: Int = commandConnections,
                                              _ body: @Sendable (HMSRepository) async throws -> T) async throws -> T {
-        let repository = try await open(database, logger: logger)
+        let repository = try await open(database, logger: logger, connections: connections)
         let runner = Task { await repository.run() }
         do {
             let result = try await body(repository)

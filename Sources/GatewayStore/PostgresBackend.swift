@@ -24,7 +24,7 @@ final class PostgresBackend: DatabaseBackend {
         var user: String
     }
 
-    static func endpoint(_ url: String) throws -> Endpoint {
+    static func endpoint(_ url: String, connections: Int = maximumConnections) throws -> Endpoint {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
               let user = components.user, !user.isEmpty else {
             throw StoreError("database URL must look like postgres://user:password@host:port/database")
@@ -48,13 +48,13 @@ final class PostgresBackend: DatabaseBackend {
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = Self.maximumConnections
+        configuration.options.maximumConnections = connections
         // Every connection the pool parks gets an idle-timeout timer (unless it is one of the minimum
         // connections) and a keep-alive timer; a lease cancels them, but on Linux a cancelled sleep
         // holds its memory until its deadline (60 s and 30 s), so under load RSS grew by about 1.7 KB
         // per query (PoolMemoryTests). A fixed pool schedules neither: connections
         // never idle out, and the availability probe, not keep-alives, notices a dead server.
-        configuration.options.minimumConnections = Self.maximumConnections
+        configuration.options.minimumConnections = connections
         configuration.options.keepAliveBehavior = nil
         var probe = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
                                                      password: components.password?.removingPercentEncoding,
@@ -64,8 +64,11 @@ final class PostgresBackend: DatabaseBackend {
         return Endpoint(configuration: configuration, probe: probe, user: user)
     }
 
-    init(url: String, migrationURL: String?, logger: Logger) throws {
-        let gateway = try Self.endpoint(url)
+    let connections: Int
+
+    init(url: String, migrationURL: String?, logger: Logger, connections: Int = maximumConnections) throws {
+        let gateway = try Self.endpoint(url, connections: connections)
+        self.connections = connections
         guard gateway.user.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
             throw StoreError("the database user must be a plain lowercase role name")
         }

@@ -23,7 +23,7 @@ struct TenantsCommand: AsyncParsableCommand {
         var runners: [Task<Void, Never>] = []
         defer { for runner in runners { runner.cancel() } }
         for (name, database) in configuration.stores {
-            let repository = try await HMSRepository.open(database, logger: logger)
+            let repository = try await HMSRepository.open(database, logger: logger, connections: HMSRepository.commandConnections)
             runners.append(Task { await repository.run() })
             stores[name] = repository
         }
