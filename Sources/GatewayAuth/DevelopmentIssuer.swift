@@ -69,16 +69,23 @@ public struct DevelopmentIssuer: Sendable {
         return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
     }
 
-    /// Mints an admin API token (no tenant claim).
-    public func mintAdminToken(audience: String, scope: String, subject: String, ttlSeconds: Int64 = 3600,
-                               now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> String {
+    /// The registered claims every minted token carries.
+    private func standardClaims(subject: String, audience: String, ttlSeconds: Int64, now: Int64) -> JSONObject {
         var claims = JSONObject()
         claims.append("iss", issuer)
         claims.append("sub", subject)
         claims.append("aud", audience)
         claims.append("iat", .int(Int(now)))
+        claims.append("nbf", .int(Int(now)))
         claims.append("exp", .int(Int(now + ttlSeconds)))
         claims.append("jti", UUID().lowercasedString)
+        return claims
+    }
+
+    /// Mints an admin API token (no tenant claim).
+    public func mintAdminToken(audience: String, scope: String, subject: String, ttlSeconds: Int64 = 3600,
+                               now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> String {
+        var claims = standardClaims(subject: subject, audience: audience, ttlSeconds: ttlSeconds, now: now)
         claims.append("azp", "fhir-gateway-cli")
         claims.append("scope", scope)
         return try sign(claims: claims)
@@ -89,14 +96,7 @@ public struct DevelopmentIssuer: Sendable {
                           patient: String? = nil, fhirUser: String? = nil, subject: String = "dev-user",
                           clientID: String = "fhir-gateway-cli", ttlSeconds: Int64 = 3600,
                           now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> String {
-        var claims = JSONObject()
-        claims.append("iss", issuer)
-        claims.append("sub", subject)
-        claims.append("aud", audience)
-        claims.append("iat", .int(Int(now)))
-        claims.append("nbf", .int(Int(now)))
-        claims.append("exp", .int(Int(now + ttlSeconds)))
-        claims.append("jti", UUID().lowercasedString)
+        var claims = standardClaims(subject: subject, audience: audience, ttlSeconds: ttlSeconds, now: now)
         claims.append(tenantClaim, tenant)
         claims.append("azp", clientID)
         claims.append("scope", scope)

@@ -131,18 +131,19 @@ struct TenantsCommand: AsyncParsableCommand {
         }
     }
 
+    static func setStatus(_ options: ConfigurationOptions, slug: String, _ status: TenantConfiguration.Status) async throws {
+        try await withRegistry(options) { registry, actor in
+            let (outcome, _) = try await registry.setStatus(slug, status, actor: actor)
+            print("\(slug)\t\(status.rawValue) (\(outcome.rawValue))")
+        }
+    }
+
     struct Suspend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suspend a tenant: its data routes answer 403 at once.")
         @OptionGroup var options: ConfigurationOptions
         @Argument(help: "Tenant slug.") var slug: String
 
-        func run() async throws {
-            let slug = self.slug
-            try await TenantsCommand.withRegistry(options) { registry, actor in
-                let (outcome, _) = try await registry.setStatus(slug, .suspended, actor: actor)
-                print("\(slug)\tsuspended (\(outcome.rawValue))")
-            }
-        }
+        func run() async throws { try await TenantsCommand.setStatus(options, slug: slug, .suspended) }
     }
 
     struct Resume: AsyncParsableCommand {
@@ -150,13 +151,7 @@ struct TenantsCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigurationOptions
         @Argument(help: "Tenant slug.") var slug: String
 
-        func run() async throws {
-            let slug = self.slug
-            try await TenantsCommand.withRegistry(options) { registry, actor in
-                let (outcome, _) = try await registry.setStatus(slug, .active, actor: actor)
-                print("\(slug)\tactive (\(outcome.rawValue))")
-            }
-        }
+        func run() async throws { try await TenantsCommand.setStatus(options, slug: slug, .active) }
     }
 
     struct Move: AsyncParsableCommand {
