@@ -245,6 +245,9 @@ final class CapturedLogs: Sendable {
     /// The metadata of each `request` line, values as text.
     var requestLines: [[String: String]] { lines.withLock { $0.filter { $0.message == "request" }.map(\.metadata) } }
 
+    /// The metadata of each line with `message`.
+    func lines(_ message: String) -> [[String: String]] { lines.withLock { $0.filter { $0.message == message }.map(\.metadata) } }
+
     fileprivate func append(_ message: String, _ metadata: Logger.Metadata) {
         var texts: [String: String] = [:]
         for (key, value) in metadata { texts[key] = "\(value)" }
