@@ -93,13 +93,19 @@ final class PostgresGatewayPool: Sendable {
         for runner in runners { await runner.value }
     }
 
-    /// Leases a connection and runs `body` with it; gives up as soon as the store is unavailable.
+    /// Leases a connection and runs `body` with it; gives up as soon as the store is unavailable, or
+    /// once the client it waits on has been replaced. A call that picked the old client just before an
+    /// outage was noticed would otherwise wait for that client's reconnect backoff (a minute) after
+    /// the database was back, holding up whatever waits on it (the audit group commit) and keeping
+    /// the retired client's connections open.
     func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         guard isAvailable else { throw Unavailable() }
         let (client, usage) = clients.withLock { ($0.pool, $0.usage) }
         usage.begin()
         defer { usage.end() }
-        return try await Self.leased(from: client, giveUp: { [self] in !isAvailable }, body)
+        return try await Self.leased(from: client, giveUp: { [self] in
+            !isAvailable || clients.withLock { $0.usage } !== usage
+        }, body)
     }
 
     /// Runs `body` on a connection of `client`, unless `giveUp` turns true before one is leased.
