@@ -45,13 +45,15 @@ struct AdminResponder: HTTPResponder {
 
     private func log(_ request: Request, status: Int, subject: String?, started: ContinuousClock.Instant) {
         let path = request.uri.path
-        var template = path
+        // A route template from fixed parts: nothing the client typed reaches the log.
+        var template = path == "/admin/tenants" ? path : "other"
         if path.hasPrefix("/admin/tenants/") {
-            let rest = path.dropFirst("/admin/tenants/".count).split(separator: "/")
-            template = "/admin/tenants/{slug}" + (rest.count > 1 ? "/" + rest.dropFirst().joined(separator: "/") : "")
-            if template.count > 64 { template = "/admin/tenants/{slug}/{other}" }
-        } else if path != "/admin/tenants" {
-            template = "other"
+            let rest = path.dropFirst("/admin/tenants/".count).split(separator: "/", omittingEmptySubsequences: false)
+            switch rest.count {
+            case 1: template = "/admin/tenants/{slug}"
+            case 2 where rest[1] == "suspend" || rest[1] == "resume": template = "/admin/tenants/{slug}/\(rest[1])"
+            default: template = "/admin/tenants/{slug}/{other}"
+            }
         }
         services.logger.info("admin request", metadata: [
             "http.method": .string(request.method.rawValue), "http.route": .string(template), "http.status": .stringConvertible(status),
