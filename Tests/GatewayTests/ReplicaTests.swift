@@ -6,7 +6,7 @@ import Testing
 
 /// Two real gateway processes on one PostgreSQL: a registry change made through one is in force
 /// on the other within 2 s, and each enforces its share of a tenant's rate limit.
-@Suite(.serialized) struct ReplicaTests {
+@Suite struct ReplicaTests {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/fhir-gateway").path
 

@@ -10,7 +10,7 @@ import Testing
 /// Tenants on two PostgreSQL servers: every statement of a tenant goes to its own store, the
 /// isolation rules hold across both, and a tenant moves between them while it is being read and
 /// written, with nothing lost and its audit chain intact.
-@Suite(.serialized) struct StoreMoveTests {
+@Suite struct StoreMoveTests {
     static var secondURL: String? { ProcessInfo.processInfo.environment["FHIR_TEST_POSTGRES2_URL"] }
     static var secondMigrationURL: String? { ProcessInfo.processInfo.environment["FHIR_TEST_POSTGRES2_MIGRATION_URL"] }
 
