@@ -37,6 +37,7 @@ let package = Package(
             "FHIRModels",
             .product(name: "Yams", package: "Yams"),
         ]),
+        .target(name: "BulkExport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "HMSMapping", dependencies: ["FHIRModels", "GatewayConfig"]),
         .target(name: "GatewayAuth", dependencies: [
             "GatewayConfig", "FHIRModels", "FHIRSearch",
@@ -54,7 +55,7 @@ let package = Package(
             .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
         .target(name: "GatewayApp", dependencies: [
-            "FHIRModels", "FHIRSearch", "FHIRValidation", "HMSMapping", "GatewayConfig", "GatewayAuth", "GatewayStore",
+            "FHIRModels", "FHIRSearch", "FHIRValidation", "HMSMapping", "GatewayConfig", "GatewayAuth", "GatewayStore", "BulkExport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -79,6 +80,7 @@ let package = Package(
         .testTarget(name: "FHIRValidationTests", dependencies: ["FHIRValidation", "FHIRModels"], exclude: ["Fixtures"]),
         .testTarget(name: "GatewayTests", dependencies: [
             "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "FHIRModels", "FHIRSearch", "FHIRValidation", "HMSMapping",
+            "BulkExport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),

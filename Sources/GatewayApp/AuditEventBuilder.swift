@@ -11,7 +11,8 @@ enum AuditEventBuilder {
         case "create", "post": "C"
         case "update", "patch", "put": "U"
         case "delete": "D"
-        case "search-type", "transaction", "$validate": "E"
+        case "search-type", "transaction", "$validate", "export", "export-complete": "E"
+        case "export-cancel": "D"
         default: "R"
         }
     }
@@ -81,6 +82,18 @@ enum AuditEventBuilder {
             entities.append(.object(["type": .object(["system": .string("http://terminology.hl7.org/CodeSystem/audit-entity-type"), "code": .string("2")]),
                                      "role": .object(["system": .string("http://terminology.hl7.org/CodeSystem/object-role"), "code": .string("24")]),
                                      "query": .string(Data(query.utf8).base64EncodedString())]))
+        }
+        if let export = subjects.export {
+            var details: [JSON] = []
+            if let file = export.file { details.append(.object(["type": .string("file"), "valueString": .string(file)])) }
+            if let count = export.count { details.append(.object(["type": .string("resources"), "valueString": .string(String(count))])) }
+            var entity = JSONObject()
+            entity.append("what", .object(["identifier": .object(["system": .string("urn:fhir-gateway:export-job"), "value": .string(export.job)])]))
+            entity.append("type", .object(["system": .string("http://terminology.hl7.org/CodeSystem/audit-entity-type"), "code": .string("2")]))
+            entity.append("role", .object(["system": .string("http://terminology.hl7.org/CodeSystem/object-role"), "code": .string("20"),
+                                           "display": .string("Job")]))
+            if !details.isEmpty { entity.append("detail", .array(details)) }
+            entities.append(.object(entity))
         }
         entities.append(.object(["what": .object(["identifier": .object(["system": .string("urn:ietf:rfc:7231#X-Request-Id"),
                                                                           "value": .string(record.requestID)])])]))

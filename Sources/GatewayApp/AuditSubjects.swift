@@ -10,6 +10,14 @@ final class AuditSubjects: Sendable {
         var entries: [Entry] = []
         var query: String?
         var requestAudited = false
+        var export: Export?
+    }
+
+    /// A Bulk Data job the request touched: the job, the file downloaded, how many resources.
+    struct Export: Sendable {
+        let job: String
+        let file: String?
+        let count: Int64?
     }
 
     /// One entry of a transaction or batch, audited on its own.
@@ -44,6 +52,11 @@ final class AuditSubjects: Sendable {
             if let patient, !noted.patients.contains(patient) { noted.patients.append(patient) }
         }
     }
+
+    /// An export's patients are not listed one by one: the record names the job and the count.
+    func noteExport(job: String, file: String?, count: Int64?) { noted.withLock { $0.export = Export(job: job, file: file, count: count) } }
+
+    var export: Export? { noted.withLock { $0.export } }
 
     func noteEntry(_ entry: Entry) { noted.withLock { $0.entries.append(entry) } }
 

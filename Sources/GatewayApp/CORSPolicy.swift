@@ -8,7 +8,7 @@ import Hummingbird
 enum CORSPolicy {
     static let allowedMethods = "GET, HEAD, POST, PUT, OPTIONS"
     static let allowedHeaders = "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Request-Id, traceparent, tracestate"
-    static let exposedHeaders = "Location, Content-Location, ETag, Last-Modified, X-Request-Id"
+    static let exposedHeaders = "Location, Content-Location, ETag, Last-Modified, X-Request-Id, X-Progress, Retry-After, Expires"
 
     /// The value for `Access-Control-Allow-Origin`, if this origin may call this tenant.
     static func allowedOrigin(_ origin: String?, tenant: TenantConfiguration) -> String? {

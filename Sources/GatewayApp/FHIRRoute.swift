@@ -58,7 +58,7 @@ enum FHIRRoute: Equatable {
     }
 
     /// Path segments that are part of the FHIR grammar rather than names or ids.
-    private static let fixedSegments: Set<String> = ["metadata", ".well-known", "smart-configuration", "_search", "$validate", "_history"]
+    private static let fixedSegments: Set<String> = ["metadata", ".well-known", "smart-configuration", "_search", "$validate", "_history", "$export", "$export-status", "$export-file"]
 
     private static func isSlugLike(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 63 && text.utf8.allSatisfy {
@@ -80,6 +80,11 @@ enum FHIRInteraction: Equatable {
     case validate(type: String)
     /// `POST /<tenant>/r4` with a transaction or batch Bundle.
     case bundle
+    /// Bulk Data kick-off: `$export`, `Patient/$export`, `Group/<id>/$export`.
+    case export(level: ExportParameters.Level)
+    case exportStatus(job: String)
+    case exportCancel(job: String)
+    case exportFile(job: String, file: String)
     case unsupported(type: String?, name: String)
 
     var name: String {
@@ -94,6 +99,10 @@ enum FHIRInteraction: Equatable {
         case .history: "history-instance"
         case .validate: "$validate"
         case .bundle: "transaction"
+        case .export: "export"
+        case .exportStatus: "export-status"
+        case .exportCancel: "export-cancel"
+        case .exportFile: "export-download"
         case .unsupported(_, let name): name
         }
     }
@@ -108,12 +117,15 @@ enum FHIRInteraction: Equatable {
         switch self {
         case .read(let type, _), .vread(let type, _, _), .search(let type), .create(let type), .update(let type, _), .history(let type, _), .validate(let type): type
         case .unsupported(let type, _): type
-        case .capabilities, .smartConfiguration, .bundle: nil
+        case .capabilities, .smartConfiguration, .bundle, .export, .exportStatus, .exportCancel, .exportFile: nil
         }
     }
 
     /// The methods a tenant path answers, for `Allow` on a 405 (RFC 9110 §15.5.6).
     static func allowedMethods(rest: [String], writable: Set<String>) -> String {
+        if rest.last == "$export" { return "GET, HEAD, POST" }
+        if rest.first == "$export-status" { return "GET, HEAD, DELETE" }
+        if rest.first == "$export-file" { return "GET, HEAD" }
         switch rest.count {
         case 0: return "POST"
         case 1: return rest[0] != "metadata" && writable.contains(rest[0]) ? "GET, HEAD, POST" : "GET, HEAD"
@@ -130,8 +142,31 @@ enum FHIRInteraction: Equatable {
         ["PUT", "DELETE", "PATCH", "POST", "TRACE", "CONNECT", "OPTIONS"].contains(method) ? method.lowercased() : "other-method"
     }
 
+    /// The Bulk Data paths; nil for any other path.
+    private static func parseExport(method: String, reading: Bool, rest: [String]) -> FHIRInteraction? {
+        if rest.last == "$export" {
+            let level: ExportParameters.Level
+            switch rest.count {
+            case 1: level = .system
+            case 2 where rest[0] == "Patient": level = .patient
+            case 3 where rest[0] == "Group": level = .group(rest[1])
+            default: return .unsupported(type: rest.count > 1 ? rest[0] : nil, name: "export")
+            }
+            return reading || method == "POST" ? .export(level: level) : .unsupported(type: nil, name: "export")
+        }
+        if rest.first == "$export-status", rest.count == 2 {
+            if reading { return .exportStatus(job: rest[1]) }
+            return method == "DELETE" ? .exportCancel(job: rest[1]) : .unsupported(type: nil, name: "export-status")
+        }
+        if rest.first == "$export-file", rest.count == 3 {
+            return reading ? .exportFile(job: rest[1], file: rest[2]) : .unsupported(type: nil, name: "export-download")
+        }
+        return nil
+    }
+
     static func parse(method: String, rest: [String]) -> FHIRInteraction? {
         let reading = method == "GET" || method == "HEAD"
+        if let export = parseExport(method: method, reading: reading, rest: rest) { return export }
         switch rest.count {
         case 0: return method == "POST" ? .bundle : .unsupported(type: nil, name: "base")
         case 1:

@@ -1,3 +1,4 @@
+import BulkExport
 import Crypto
 import FHIRModels
 import Foundation
@@ -90,6 +91,7 @@ public enum GatewayApplication {
                                        quota: StorageQuota(metrics: metrics, logger: logger),
                                        hospitals: HospitalResolver(),
                                        metrics: metrics, tracer: requestTracer, logger: logger)
+        let exports = ExportWorker(services: services, vault: try makeExportVault(configuration.export, logger: logger))
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
         // DESIGN.md section 3, outermost first; each layer in its own file under Pipeline/.
@@ -101,7 +103,7 @@ public enum GatewayApplication {
             AuditMiddleware(services: services),
             ContentNegotiationMiddleware(),
             AuthenticationMiddleware(services: services),
-        ], around: InteractionDispatcher(services: services))
+        ], around: InteractionDispatcher(services: services, exports: exports))
         var application = Application(
             responder: pipeline,
             server: .http1(configuration: .init(
@@ -110,6 +112,7 @@ public enum GatewayApplication {
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "fhir-gateway"),
             logger: logger)
         for runner in runners { application.addServices(StoreLifetime(runner: runner)) }
+        application.addServices(exports)
         application.addServices(RegistrySync(directory: directory, metrics: services.metrics,
                                              interval: .milliseconds(configuration.server.registryPollMilliseconds), logger: logger))
         if configuration.admin.enabled {
@@ -128,6 +131,21 @@ public enum GatewayApplication {
                 logger: logger))
         }
         return application
+    }
+
+    /// Export files go to the configured directory, sealed with tenant keys wrapped by the key-encryption key.
+    static func makeExportVault(_ settings: GatewayConfiguration.Export, logger: Logger) throws -> ExportVault {
+        do {
+            let storage = try DirectoryFileStorage(root: settings.directory)
+            let (envelope, created) = try DataKeyEnvelope.loadOrCreate(path: settings.keyEncryptionKeyFile)
+            if created {
+                logger.notice("created the export key-encryption key; every replica needs this same file",
+                              metadata: ["file": .string(settings.keyEncryptionKeyFile)])
+            }
+            return ExportVault(storage: storage, envelope: envelope)
+        } catch {
+            throw StartupError(description: "export storage is not usable: \(error)")
+        }
     }
 
     /// OpenTelemetry tracing over OTLP/HTTP (protobuf): spans are batched and exported by the

@@ -11,6 +11,7 @@ import Hummingbird
 struct InteractionDispatcher: HTTPResponder {
     typealias Context = GatewayRequestContext
     let services: GatewayServices
+    let exports: ExportWorker
 
     func respond(to request: Request, context: Context) async throws -> Response {
         do {
@@ -35,6 +36,14 @@ struct InteractionDispatcher: HTTPResponder {
             let (response, count) = try await controller.handle(request: request, contentType: contentType)
             context.state.update { $0.resultCount = count }
             return response
+        }
+        let exportController = ExportController(services: services, tenant: tenant, scope: scope, subjects: subjects, worker: exports)
+        switch interaction {
+        case .export(let level): return try await exportController.kickOff(level: level, request: request, query: parameters)
+        case .exportStatus(let job): return try await exportController.status(job: job)
+        case .exportCancel(let job): return try await exportController.cancel(job: job)
+        case .exportFile(let job, let file): return try await exportController.download(job: job, file: file, head: request.method == .head)
+        default: break
         }
         guard let type = interaction.resourceType else {
             throw FHIRError(status: 405, code: .notSupported, "this interaction is not supported")
@@ -85,7 +94,7 @@ struct InteractionDispatcher: HTTPResponder {
             return response
         case .unsupported(_, let name):
             throw FHIRError(status: 405, code: .notSupported, "the '\(name)' interaction is not supported for \(type)")
-        case .capabilities, .smartConfiguration, .bundle:
+        case .capabilities, .smartConfiguration, .bundle, .export, .exportStatus, .exportCancel, .exportFile:
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }
     }

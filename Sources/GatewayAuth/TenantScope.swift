@@ -47,3 +47,37 @@ public struct TenantScope: Sendable {
         self.fhirUser = fhirUser
     }
 }
+
+extension TenantScope {
+    /// What a background job needs to act later with the rights of the request that started it:
+    /// the token's identity and scopes, and the hospitals it was confined to.
+    public struct Grant: Codable, Sendable, Equatable {
+        public let slug: String
+        public let tenantID: String
+        public let subject: String?
+        public let clientID: String?
+        public let scope: String
+        public let patient: String?
+        public let fhirUser: String?
+        public let hospitals: [String]?
+    }
+
+    /// The grant of this scope, to be recorded with a job it admits.
+    public var grant: Grant {
+        Grant(slug: slug, tenantID: tenantID, subject: subject, clientID: clientID, scope: scope, patient: patient, fhirUser: fhirUser,
+              hospitals: restriction.hospitals.map { $0.sorted() })
+    }
+
+    /// The scope of a job's starting request, from the grant recorded when the token was checked
+    /// (the only way to a scope besides ``TokenVerifier``; grants are written by the gateway only).
+    public static func resumed(_ grant: Grant) -> TenantScope {
+        var scope = TenantScope(slug: grant.slug, tenantID: grant.tenantID, subject: grant.subject, clientID: grant.clientID,
+                                scope: grant.scope, patient: grant.patient, fhirUser: grant.fhirUser)
+        if let hospitals = grant.hospitals {
+            var restriction = AccessRestriction()
+            restriction.hospitals = Set(hospitals)
+            scope = scope.narrowed(to: restriction)
+        }
+        return scope
+    }
+}

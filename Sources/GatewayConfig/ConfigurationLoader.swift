@@ -14,7 +14,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
         guard let document = root as? [String: Any] else { throw ConfigurationError(field: "(file)", "expected a mapping at the top level") }
-        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers", "stores"], at: "")
+        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers", "stores", "export"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
         try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
@@ -118,6 +118,7 @@ public enum ConfigurationLoader {
         var configuration = GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing,
                                                  admin: admin, tiers: tiers)
         configuration.stores = stores
+        configuration.export = try parseExport(document["export"])
         return configuration
     }
 
@@ -182,7 +183,8 @@ public enum ConfigurationLoader {
         }
     }
 
-    static let limitKeys: Set<String> = ["read", "search", "write", "export", "concurrent_requests", "database_connections", "stored_resources"]
+    static let limitKeys: Set<String> = ["read", "search", "write", "export", "concurrent_requests", "database_connections", "stored_resources",
+                                         "export_jobs", "export_jobs_per_client"]
 
     static func parseLimits(_ value: Any?, at path: String) throws(ConfigurationError) -> TenantLimits? {
         guard let node = try mapping(value, at: path) else { return nil }
@@ -199,6 +201,12 @@ public enum ConfigurationLoader {
         limits.databaseConnections = try integer(node["database_connections"], at: "\(path).database_connections")
         if let value = limits.databaseConnections, !(1...1000).contains(value) {
             throw ConfigurationError(field: "\(path).database_connections", "must be between 1 and 1000")
+        }
+        for (key, value) in [("export_jobs", \TenantLimits.exportJobs), ("export_jobs_per_client", \TenantLimits.exportJobsPerClient)] {
+            limits[keyPath: value] = try integer(node[key], at: "\(path).\(key)")
+            if let count = limits[keyPath: value], !(1...1000).contains(count) {
+                throw ConfigurationError(field: "\(path).\(key)", "must be between 1 and 1000")
+            }
         }
         if let storage = try mapping(node["stored_resources"], at: "\(path).stored_resources") {
             try checkKeys(storage, allowed: ["soft", "hard"], at: "\(path).stored_resources")
@@ -239,6 +247,29 @@ public enum ConfigurationLoader {
         let expires = try date(node["expires"], at: "\(path).expires")
         if let expires, expires < signed { throw ConfigurationError(field: "\(path).expires", "is before signed") }
         return BusinessAssociateAgreement(version: version, signed: signed, expires: expires)
+    }
+
+    private static func parseExport(_ value: Any?) throws(ConfigurationError) -> GatewayConfiguration.Export {
+        let node = try mapping(value, at: "export") ?? [:]
+        try checkKeys(node, allowed: ["directory", "key_encryption_key_file", "file_megabytes", "retention_hours", "lease_seconds", "workers",
+                                      "poll_seconds", "resources_per_second"], at: "export")
+        var export = GatewayConfiguration.Export()
+        if let directory = try string(node["directory"], at: "export.directory") { export.directory = directory }
+        if let file = try string(node["key_encryption_key_file"], at: "export.key_encryption_key_file") { export.keyEncryptionKeyFile = file }
+        let bounded: [(String, WritableKeyPath<GatewayConfiguration.Export, Int>, ClosedRange<Int>)] = [
+            ("file_megabytes", \.fileMegabytes, 1...4096), ("retention_hours", \.retentionHours, 1...720), ("lease_seconds", \.leaseSeconds, 2...3600),
+            ("workers", \.workers, 1...64), ("poll_seconds", \.pollSeconds, 1...600),
+        ]
+        for (key, path, range) in bounded {
+            guard let number = try integer(node[key], at: "export.\(key)") else { continue }
+            guard range.contains(number) else { throw ConfigurationError(field: "export.\(key)", "must be between \(range.lowerBound) and \(range.upperBound)") }
+            export[keyPath: path] = number
+        }
+        if let rate = try integer(node["resources_per_second"], at: "export.resources_per_second") {
+            guard (1...100_000_000).contains(rate) else { throw ConfigurationError(field: "export.resources_per_second", "must be between 1 and 100000000") }
+            export.resourcesPerSecond = rate
+        }
+        return export
     }
 
     private static func parseTracing(_ value: Any?) throws(ConfigurationError) -> GatewayConfiguration.Tracing {

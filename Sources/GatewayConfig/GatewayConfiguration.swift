@@ -90,6 +90,31 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// Bulk Data `$export`: where files go, the key that wraps each tenant's file key, and job pacing.
+    public struct Export: Sendable, Equatable {
+        /// The directory export files are written to; replicas behind one balancer must share it.
+        public var directory: String
+        /// The key-encryption key (32 random bytes, base64) that wraps each tenant's data key; made on first start when absent.
+        public var keyEncryptionKeyFile: String
+        /// Largest plaintext size of one output file, in MiB; a type with more is split into several files.
+        public var fileMegabytes: Int = 128
+        /// Hours a completed job's files are kept (the manifest's `Expires`), then deleted.
+        public var retentionHours: Int = 24
+        /// A running job's lease: another replica resumes a job whose replica stopped renewing it for this long.
+        public var leaseSeconds: Int = 30
+        /// Jobs one replica runs at once.
+        public var workers: Int = 2
+        /// The `Retry-After` given to pollers; a poll sooner than that after the previous one is refused with 429.
+        public var pollSeconds: Int = 2
+        /// Resources per second one job may read, to spare the database; nil: as fast as it goes.
+        public var resourcesPerSecond: Int?
+
+        public init(directory: String = "fhir-gateway-data/exports", keyEncryptionKeyFile: String = "fhir-gateway-data/export-kek.key") {
+            self.directory = directory
+            self.keyEncryptionKeyFile = keyEncryptionKeyFile
+        }
+    }
+
     public var server: Server
     /// The shared store: the tenant registry, and every tenant's data unless it names another store.
     public var database: Database
@@ -102,6 +127,7 @@ public struct GatewayConfiguration: Sendable {
     /// Where the development issuer keeps its signing key (PEM), when any tenant uses it.
     public var developmentKeyFile: String
     public var tracing: Tracing
+    public var export = Export()
 
     public init(server: Server, database: Database, tenants: [TenantConfiguration], developmentKeyFile: String,
                 tracing: Tracing = Tracing(), admin: Admin? = nil, tiers: [TenantConfiguration.Tier: TenantLimits] = [:]) {

@@ -76,6 +76,8 @@ public enum TenantDocument {
         }
         object.append("concurrent_requests", limits.concurrentRequests.map(JSON.int))
         object.append("database_connections", limits.databaseConnections.map(JSON.int))
+        object.append("export_jobs", limits.exportJobs.map(JSON.int))
+        object.append("export_jobs_per_client", limits.exportJobsPerClient.map(JSON.int))
         if limits.storedResourcesSoft != nil || limits.storedResourcesHard != nil {
             var storage = JSONObject()
             storage.append("soft", limits.storedResourcesSoft.map(JSON.int))

@@ -28,10 +28,16 @@ public struct TenantLimits: Sendable, Equatable {
     public var storedResourcesSoft: Int?
     /// Stored lab resources at which writes are refused (reads go on).
     public var storedResourcesHard: Int?
+    /// Bulk exports of the tenant queued or running at once; a kick-off past it is refused with 429.
+    public var exportJobs: Int?
+    /// Bulk exports of one client of the tenant queued or running at once.
+    public var exportJobsPerClient: Int?
 
     public init(read: RateLimit? = nil, search: RateLimit? = nil, write: RateLimit? = nil, export: RateLimit? = nil,
                 concurrentRequests: Int? = nil, databaseConnections: Int? = nil,
-                storedResourcesSoft: Int? = nil, storedResourcesHard: Int? = nil) {
+                storedResourcesSoft: Int? = nil, storedResourcesHard: Int? = nil, exportJobs: Int? = nil, exportJobsPerClient: Int? = nil) {
+        self.exportJobs = exportJobs
+        self.exportJobsPerClient = exportJobsPerClient
         self.read = read
         self.search = search
         self.write = write
@@ -57,7 +63,8 @@ public struct TenantLimits: Sendable, Equatable {
                      export: export ?? defaults.export, concurrentRequests: concurrentRequests ?? defaults.concurrentRequests,
                      databaseConnections: databaseConnections ?? defaults.databaseConnections,
                      storedResourcesSoft: storedResourcesSoft ?? defaults.storedResourcesSoft,
-                     storedResourcesHard: storedResourcesHard ?? defaults.storedResourcesHard)
+                     storedResourcesHard: storedResourcesHard ?? defaults.storedResourcesHard,
+                     exportJobs: exportJobs ?? defaults.exportJobs, exportJobsPerClient: exportJobsPerClient ?? defaults.exportJobsPerClient)
     }
 
     public var isEmpty: Bool { self == TenantLimits() }
@@ -69,17 +76,17 @@ public struct TenantLimits: Sendable, Equatable {
             TenantLimits(read: RateLimit(rate: 1000, burst: 2000), search: RateLimit(rate: 400, burst: 800),
                          write: RateLimit(rate: 400, burst: 800), export: RateLimit(rate: 2, burst: 4),
                          concurrentRequests: 256, databaseConnections: 16,
-                         storedResourcesSoft: 50_000_000, storedResourcesHard: 60_000_000)
+                         storedResourcesSoft: 50_000_000, storedResourcesHard: 60_000_000, exportJobs: 4, exportJobsPerClient: 2)
         case .professional:
             TenantLimits(read: RateLimit(rate: 300, burst: 600), search: RateLimit(rate: 120, burst: 240),
                          write: RateLimit(rate: 120, burst: 240), export: RateLimit(rate: 1, burst: 2),
                          concurrentRequests: 96, databaseConnections: 8,
-                         storedResourcesSoft: 5_000_000, storedResourcesHard: 6_000_000)
+                         storedResourcesSoft: 5_000_000, storedResourcesHard: 6_000_000, exportJobs: 2, exportJobsPerClient: 1)
         case .starter:
             TenantLimits(read: RateLimit(rate: 60, burst: 120), search: RateLimit(rate: 25, burst: 50),
                          write: RateLimit(rate: 25, burst: 50), export: RateLimit(rate: 0.2, burst: 1),
                          concurrentRequests: 24, databaseConnections: 4,
-                         storedResourcesSoft: 500_000, storedResourcesHard: 600_000)
+                         storedResourcesSoft: 500_000, storedResourcesHard: 600_000, exportJobs: 1, exportJobsPerClient: 1)
         }
     }
 }

@@ -15,9 +15,9 @@ struct HMSQueryBuilder {
         self.scope = scope
     }
 
-    private var selectList: String { table.columns.map { "t.\($0.name)" }.joined(separator: ", ") }
+    var selectList: String { table.columns.map { "t.\($0.name)" }.joined(separator: ", ") }
 
-    private func base(select: String) -> SQLStatement {
+    func base(select: String) -> SQLStatement {
         var statement = SQLStatement("SELECT \(unsafeRaw: select) FROM \(unsafeRaw: table.table) t WHERE t.tenant_id = ?", [.uuid(scope.tenantID)])
         for filter in table.fixedFilters { statement.append(" AND t.\(unsafeRaw: filter.column.name) = ?", .of(filter.column.kind, filter.value)) }
         statement.append(restrictionConditions())
@@ -167,7 +167,7 @@ struct HMSQueryBuilder {
 
     // MARK: Search conditions
 
-    private func conditions(_ request: SearchRequest) -> SQLStatement {
+    func conditions(_ request: SearchRequest) -> SQLStatement {
         var statement = SQLStatement()
         for clause in request.clauses {
             statement.append(" AND ")

@@ -10,7 +10,12 @@ struct ContentNegotiationMiddleware: RouterMiddleware {
         var context = context
         context.parameters = try QueryString.parse(request.uri.query)
         let format = context.parameters.last { $0.0 == "_format" }?.1
-        context.contentType = try ContentNegotiation.responseType(format: format, accept: request.headers[.accept])
+        if case .exportFile? = context.interaction {
+            // A download is NDJSON whatever `Accept` says (the Bulk Data client asks for application/fhir+ndjson); errors stay FHIR JSON.
+            context.contentType = ContentNegotiation.fhirJSON
+        } else {
+            context.contentType = try ContentNegotiation.responseType(format: format, accept: request.headers[.accept])
+        }
         return try await next(request, context)
     }
 }

@@ -56,6 +56,7 @@ struct LimitMiddleware: RouterMiddleware {
         switch interaction {
         case .search: .search
         case .create, .update, .bundle, .validate: .write
+        case .export: .export
         default: .read
         }
     }
