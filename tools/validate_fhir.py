@@ -5,7 +5,7 @@
                                    [--verbose] [--no-fhirkit] FILE_OR_DIR...
 
 Each input file holds one resource or a Bundle (the Bundle and each entry.resource are checked,
-each counted as one resource). Checks per resource:
+each counted as one resource), or, named *.ndjson, one resource per line (Bulk Data output). Checks per resource:
   a. the official R4 JSON schema, `#/definitions/<Type>` (contained resources are checked against
      their own type; the schema's missing `_x` siblings of canonical elements are added back);
   b. a StructureDefinition snapshot:
@@ -49,6 +49,8 @@ US_CORE_MAP = {
 
 def load(path):
     with open(path, encoding="utf-8") as f:
+        if str(path).endswith(".ndjson"):
+            return [json.loads(line) for line in f if line.strip()]
         return json.load(f)
 
 
@@ -464,6 +466,10 @@ class Checker:
 def resources_in(doc, label):
     """(label, resource) for the document and, for a Bundle, each entry.resource (recursively).
     The Bundle itself is checked with its entries' resources stubbed out by the schema patch."""
+    if isinstance(doc, list):  # NDJSON: one resource per line
+        for i, line in enumerate(doc):
+            yield f"{label}:{i + 1}", line
+        return
     yield label, doc
     if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
         for i, entry in enumerate(doc.get("entry", []) or []):
@@ -475,7 +481,7 @@ def input_files(args):
     for a in args:
         p = Path(a)
         if p.is_dir():
-            yield from sorted(p.rglob("*.json"))
+            yield from sorted([*p.rglob("*.json"), *p.rglob("*.ndjson")])
         else:
             yield p
 

@@ -65,6 +65,8 @@ enum ExportJobSchema {
             "GRANT SELECT, INSERT, UPDATE, DELETE ON gateway_export_jobs TO \(role)",
             "GRANT SELECT, INSERT ON gateway_export_keys TO \(role)",
             "GRANT SELECT, INSERT, UPDATE, DELETE ON gateway_export_queue TO \(role)",
+            // A purged tenant's export jobs and keys go with its other rows.
+            TenantRegistrySchema.purgeFunction(tables: TenantRegistrySchema.tenantTables),
         ]
     }
 }

@@ -30,7 +30,17 @@ enum TenantRegistrySchema {
         let role = "\"\(gatewayRole)\""
         return [
             "GRANT SELECT, INSERT, UPDATE ON gateway_tenants TO \(role)",
-            """
+            purgeFunction(tables: ["stored_resource_tokens", "stored_resource_versions", "stored_resources", "audit_pending", "audit_events"]),
+            "REVOKE ALL ON FUNCTION gw_purge_tenant(uuid) FROM PUBLIC",
+            "GRANT EXECUTE ON FUNCTION gw_purge_tenant(uuid) TO \(role)",
+        ]
+    }
+
+    /// `gw_purge_tenant`, removing the tenant's rows of `tables` in that order (schema 9, and again
+    /// in 13 with the export tables).
+    static func purgeFunction(tables: [String]) -> String {
+        let deletes = tables.map { "DELETE FROM \($0) WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;" }
+        return """
             CREATE OR REPLACE FUNCTION gw_purge_tenant(p_tenant uuid) RETURNS bigint
               LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
               AS $$
@@ -41,20 +51,14 @@ enum TenantRegistrySchema {
                 IF p_tenant IS DISTINCT FROM NULLIF(current_setting('app.tenant_id', true), '')::uuid THEN
                   RAISE EXCEPTION 'gw_purge_tenant: not the transaction''s tenant';
                 END IF;
-                DELETE FROM stored_resource_tokens WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;
-                DELETE FROM stored_resource_versions WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;
-                DELETE FROM stored_resources WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;
-                DELETE FROM audit_pending WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;
-                DELETE FROM audit_events WHERE tenant_id = p_tenant; GET DIAGNOSTICS n = ROW_COUNT; removed := removed + n;
+                \(deletes.joined(separator: "\n    "))
                 RETURN removed;
               END
               $$
-            """,
-            "REVOKE ALL ON FUNCTION gw_purge_tenant(uuid) FROM PUBLIC",
-            "GRANT EXECUTE ON FUNCTION gw_purge_tenant(uuid) TO \(role)",
-        ]
+            """
     }
 
     /// The gateway's own rows of a tenant, in the order a purge removes them.
-    static let tenantTables = ["stored_resource_tokens", "stored_resource_versions", "stored_resources", "audit_pending", "audit_events"]
+    static let tenantTables = ["stored_resource_tokens", "stored_resource_versions", "stored_resources", "audit_pending", "audit_events",
+                               "gateway_export_jobs", "gateway_export_keys", "gateway_export_queue"]
 }

@@ -27,7 +27,11 @@ struct ExportJobRunner {
     func run(jobID: String, tenantID: String, repository: HMSRepository) async {
         let logger = services.logger
         do {
-            guard let job = try await repository.exportJobForRunner(id: jobID, tenantID: tenantID) else { return }
+            guard let job = try await repository.exportJobForRunner(id: jobID, tenantID: tenantID) else {
+                // The tenant was purged: its queue entry goes too.
+                try await repository.removeExportJob(id: jobID, tenantID: tenantID)
+                return
+            }
             try await run(job, repository: repository)
         } catch Stop.leaseLost {
             logger.notice("export job stopped: cancelled or taken over", metadata: ["export.job": .string(jobID)])

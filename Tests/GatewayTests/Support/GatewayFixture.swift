@@ -44,10 +44,14 @@ enum TestTenants {
           key_file: \(directory)/dev-key.pem
         admin:
           enabled: false
+        export:
+          directory: \(directory)/exports
+          key_encryption_key_file: \(directory)/export.kek
+          poll_seconds: 1
         tiers:
-          enterprise: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
-          professional: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
-          starter: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, concurrent_requests: 10000}
+          enterprise: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, export: {rate: 100000, burst: 100000}, concurrent_requests: 10000, export_jobs: 20, export_jobs_per_client: 10}
+          professional: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, export: {rate: 100000, burst: 100000}, concurrent_requests: 10000, export_jobs: 20, export_jobs_per_client: 10}
+          starter: {read: {rate: 100000, burst: 100000}, search: {rate: 100000, burst: 100000}, write: {rate: 100000, burst: 100000}, export: {rate: 100000, burst: 100000}, concurrent_requests: 10000, export_jobs: 20, export_jobs_per_client: 10}
         tenants:
           - slug: acme
             name: Acme Health Group
