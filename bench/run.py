@@ -2,18 +2,22 @@
 """Drives bench/run.sh: seeds, starts the gateway, runs wrk and pgbench, prints a Markdown report and writes JSON."""
 import argparse
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import email.utils
 import http.client
 import importlib
 import json
+import math
 import multiprocessing
 import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +52,8 @@ STANDALONE = {
     "connections": "--open-connections keep-alive connections sharing --rate requests/s (bench/connections.py)",
     "provision": "--tenants-large seeded tenants registered by admin API PUTs: rate, PUT to first 200, RSS",
     "fairness": "a tenant over its read limit (10x) beside a tenant under a steady load: the latter's p99 and 429s",
+    "export": "Bulk Data $export of 1 tenant of --export-patients patients (seeded once, kept in --pg-data): resources/s,"
+              " RSS, CPU, downloads, counts against the database, files encrypted at rest, raw COPY as the baseline",
 }
 STANDALONE_RUNS = ["memory", "connections", "provision", "fairness"]  # standalone scenarios run when --scenario is not given
 SCENARIOS = [*GROUPINGS, *ENDPOINTS, *STANDALONE]
@@ -118,6 +124,8 @@ def set_synchronous_commit(database, value):
 
 
 def create_database(name):
+    # A cluster kept between runs (bench/run.sh --pg-data) may hold the database from an earlier run.
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql("postgres", f"CREATE DATABASE {name} OWNER fhir_owner")
     set_synchronous_commit(name, READ_COMMIT)
 
@@ -129,10 +137,11 @@ def postgres_settings():
     return dict(zip(names, values))
 
 
-def write_config(directory, grouping, per_client=None, listed=None, admin=False, limits=None, suffix=""):
+def write_config(directory, grouping, per_client=None, listed=None, admin=False, limits=None, suffix="", sections=()):
     """The grouping's configuration file: its tenants (or `listed`), each with a BAA in force and the tier limits lifted
     (TIER_LIMITS) so that the gateway's rate limits and caps never bound a figure; `limits` maps a slug to its own limits
-    (flow-style YAML). The admin API listens on the grouping's port + ADMIN_PORT_OFFSET when `admin`, else it is off."""
+    (flow-style YAML). The admin API listens on the grouping's port + ADMIN_PORT_OFFSET when `admin`, else it is off.
+    `sections`: more top-level YAML lines (the export scenario's `export:`)."""
     port = grouping.port
     slugs = grouping.slugs if listed is None else listed
     lines = [
@@ -144,6 +153,7 @@ def write_config(directory, grouping, per_client=None, listed=None, admin=False,
         "development_issuer:", f"  key_file: {directory}/dev-key.pem",
         "admin:", f"  enabled: {'true' if admin else 'false'}", "  host: 127.0.0.1", f"  port: {port + ADMIN_PORT_OFFSET}",
         "tiers:", *(f"  {tier}: {TIER_LIMITS}" for tier in TIERS),
+        *sections,
         "tenants:" if slugs else "tenants: []",
     ]
     for slug in slugs:
@@ -795,6 +805,485 @@ def fairness(directory, args):
             "limited_429_headers": answer}
 
 
+# ---- export: Bulk Data $export of one large tenant --------------------------------------------------------------------
+
+EXPORT_PORT = 18189
+EXPORT_SLUG = "bulk"
+EXPORT_GOAL = 50000  # resources/s, PostgreSQL to encrypted NDJSON (the issue's goal)
+EXPORT_MINIMUM_POLL = 1.0  # seconds between status requests at least, whatever Retry-After says (faster may be answered 429)
+EXPORT_SAMPLE_INTERVAL = 1.0  # seconds between RSS samples of the gateway during the job
+EXPORT_SEEDER = 1  # bump when the seeding changes, so that kept databases seeded the old way are seeded again
+EXPORT_CHUNK = 1 << 20
+EXPORT_COPY_RUNS = 2  # runs of the raw COPY baseline; the fastest is the figure (the first also warms the cache)
+EXPORT_PLAINTEXT = b'"resourceType"'  # must not occur in the files the gateway keeps on disk
+EXPORT_ENTROPY_MINIMUM = 65536  # bytes a file needs for its byte entropy to be reported (a short file's is low by nature)
+# Each exported type and the rows it comes from, as the gateway's mapping reads them (HMSResourceTable+Definitions.swift):
+# the same relations serve the database counts and the raw-SQL baseline.
+EXPORT_SOURCES = {"Patient": "patients", "Encounter": "hms_encounters", "MedicationRequest": "prescriptions",
+                  "Practitioner": "doctors", "Organization": "hospitals"}
+EXPORT_STORED_TYPES = ["Observation", "DiagnosticReport"]  # partner-written resources (stored_resources), none seeded
+
+
+class ExportFailure(Exception):
+    """The export scenario could not measure; the message says why and what to do."""
+
+
+def export_configuration(directory):
+    """The one place that knows the gateway's `export:` configuration section: writes the key-encryption key (32 random bytes,
+    base64) and returns the directory the gateway writes its files to and the section's YAML lines. `poll_seconds: 1` (the
+    Retry-After the gateway gives, default 2) times the job to the second. BENCH_EXPORT_SECTION=off leaves the section out
+    (a build that takes none, e.g. main before the export, to check the kick-off's failure message)."""
+    files, key = os.path.join(directory, "export-files"), os.path.join(directory, "export.kek")
+    with open(key, "w") as handle:
+        handle.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    os.chmod(key, 0o600)
+    if os.environ.get("BENCH_EXPORT_SECTION") == "off":
+        return files, []
+    return files, ["export:", f"  directory: {files}", f"  key_encryption_key_file: {key}", f"  poll_seconds: {int(EXPORT_MINIMUM_POLL)}"]
+
+
+def reset_export_state(database):
+    """Forgets the export jobs and data keys an earlier run left in a kept database (schema version 13's tables, when they
+    exist): each run has a new key-encryption key, which cannot unwrap the old data keys, and an unfinished job would hold
+    the tenant's one export slot. Returns the rows deleted per table."""
+    tables = ["gateway_export_queue", "gateway_export_jobs", "gateway_export_keys"]
+    present = [table for table in tables if psql(database, f"SELECT to_regclass('public.{table}') IS NOT NULL") == "t"]
+    return {table: int(psql(database, f"WITH gone AS (DELETE FROM {table} RETURNING 1) SELECT count(*) FROM gone")) for table in present}
+
+
+def export_counts(database, tenant_id):
+    """Rows per exported type in the database (as postgres, which row-level security does not restrict)."""
+    selects = [f"SELECT '{kind}', count(*) FROM {relation} WHERE tenant_id = '{tenant_id}'" for kind, relation in EXPORT_SOURCES.items()]
+    selects.append(f"SELECT resource_type, count(*) FROM stored_resources WHERE tenant_id = '{tenant_id}' GROUP BY resource_type")
+    counts = {kind: 0 for kind in [*EXPORT_SOURCES, *EXPORT_STORED_TYPES]}
+    for line in psql(database, " UNION ALL ".join(selects)).splitlines():
+        kind, count = line.split("|")
+        counts[kind] = int(count)
+    return counts
+
+
+def database_comment(database):
+    return psql("postgres", f"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{database}'")
+
+
+def export_database(directory, grouping, config, args):
+    """The export tenant's database, named by size: kept from an earlier run when it was seeded completely the same way (a
+    JSON comment on the database, written last) unless --reseed, else created and seeded with `fhir-gateway seed` (then
+    ANALYZE). Returns what the comment records: seeding method, seconds, rows per type, size."""
+    exists = psql("postgres", f"SELECT count(*) FROM pg_database WHERE datname = '{grouping.database}'") == "1"
+    if exists and not args.reseed:
+        try:
+            recorded = json.loads(database_comment(grouping.database) or "null")
+        except ValueError:
+            recorded = None
+        if recorded and recorded.get("seeder") == EXPORT_SEEDER and recorded.get("patients") == grouping.patients:
+            print(f"== export: reusing {grouping.database} (seeded {recorded['seeded_at']} in {recorded['seed_seconds']:.1f} s;"
+                  " --reseed seeds it again)", file=sys.stderr)
+            return {**recorded, "reused": True, "size_bytes": int(psql("postgres", f"SELECT pg_database_size('{grouping.database}')"))}
+        print(f"== export: {grouping.database} exists but was not seeded completely by this version; seeding again", file=sys.stderr)
+    if not PG_KEPT:
+        print("== export: the PostgreSQL cluster is thrown away after this run (bench/run.sh --pg-data DIR keeps it,"
+              " and the seeded database with it)", file=sys.stderr)
+    print(f"== export: seeding {grouping.patients:,} patients into {grouping.database} with `fhir-gateway seed`", file=sys.stderr)
+    create_database(grouping.database)
+    seconds, output = seed(config, grouping.slugs, grouping.patients)
+    tenant_id = psql(grouping.database, f"SELECT id FROM tenants WHERE slug = '{grouping.slugs[0]}'")
+    recorded = {"seeder": EXPORT_SEEDER, "method": "fhir-gateway seed (multi-row INSERTs, then ANALYZE)", "patients": grouping.patients,
+                "seeded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seed_seconds": seconds, "seed_output": output,
+                "binary": BINARY, "tenant_id": tenant_id, "rows": export_counts(grouping.database, tenant_id)}
+    text = json.dumps(recorded).replace("'", "''")
+    psql("postgres", f"COMMENT ON DATABASE {grouping.database} IS '{text}'")
+    return {**recorded, "reused": False, "size_bytes": int(psql("postgres", f"SELECT pg_database_size('{grouping.database}')"))}
+
+
+def export_gateway_ready(server, config, port, timeout=300):
+    """Waits for /readyz like wait_until_ready, but fails at once, with the log's reason, if the gateway exits."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            with open(config + ".log", errors="replace") as log:  # the reason, without the usage lines that follow it
+                tail = " / ".join(line.strip() for line in log.readlines()[-5:]
+                                  if line.strip() and not line.lstrip().startswith(("Usage:", "See '")))
+            hint = (" This build does not know the `export:` configuration section, so it has no Bulk Data export: pass a build"
+                    " with it (--binary), or set BENCH_EXPORT_SECTION=off to leave the section out." if "'export'" in tail else "")
+            raise ExportFailure(f"the gateway exited at start with status {server.returncode}: {tail}.{hint}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise ExportFailure(f"the gateway on port {port} did not answer /readyz within {timeout} s")
+
+
+def postgres_cpu_seconds():
+    """CPU seconds used by the PostgreSQL cluster so far: the postmaster's own and its reaped children's, plus its
+    live children's (so a backend that ends during the measurement is still counted, once)."""
+    with open(os.path.join(PG_DATA, "postmaster.pid")) as handle:
+        postmaster = int(handle.readline())
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = open(f"/proc/{postmaster}/stat").read().rsplit(")", 1)[1].split()
+    total = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def memory_status(pid):
+    """VmRSS and VmHWM (peak) of the process, in kB."""
+    values = {}
+    for line in open(f"/proc/{pid}/status"):
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0])
+    return values["VmRSS"], values["VmHWM"]
+
+
+class Sampler(threading.Thread):
+    """The gateway's RSS every EXPORT_SAMPLE_INTERVAL seconds until stopped: (seconds since start, kB) pairs."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stopped, self.started = pid, [], threading.Event(), time.monotonic()
+
+    def run(self):
+        while True:
+            with contextlib.suppress(OSError, StopIteration, KeyError):
+                self.samples.append((round(time.monotonic() - self.started, 1), memory_status(self.pid)[0]))
+            if self.stopped.wait(EXPORT_SAMPLE_INTERVAL):
+                return
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
+        return self.samples
+
+
+def retry_after(headers, default):
+    """Retry-After in seconds (delta-seconds or an HTTP date), at least EXPORT_MINIMUM_POLL."""
+    value = headers.get("retry-after")
+    seconds = default
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError):
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    return max(EXPORT_MINIMUM_POLL, seconds)
+
+
+def http_request(url, headers, method="GET"):
+    """One request to an absolute http URL: status, headers (lower-case names), body."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
+    try:
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def kick_off(url, slug, token):
+    """GET /<slug>/r4/$export: the status URL (Content-Location of the 202), the kick-off's time and the first wait."""
+    kick_off_url = f"{url}/{slug}/r4/$export"
+    started = time.monotonic()
+    status, headers, body = http_request(kick_off_url, {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json",
+                                                        "Prefer": "respond-async"})
+    detail = body[:400].decode(errors="replace")
+    if status in (404, 405, 501):
+        raise ExportFailure(f"GET {kick_off_url} answered {status}: this gateway build has no Bulk Data $export"
+                            f" (pass a build with it to bench/run.sh --binary). The gateway said: {detail}")
+    if status != 202:
+        raise ExportFailure(f"GET {kick_off_url} answered {status}, expected 202 Accepted: {detail}")
+    location = headers.get("content-location")
+    if not location or not location.startswith(("http://", "https://")):
+        raise ExportFailure(f"the kick-off's 202 has no absolute Content-Location (got {location!r})")
+    return location, started, retry_after(headers, EXPORT_MINIMUM_POLL)
+
+
+def poll(location, token, started, wait, timeout):
+    """Polls the status URL, never sooner than Retry-After (at least EXPORT_MINIMUM_POLL s) after the previous answer, until
+    the 200 with the manifest; cancels the job (DELETE) when there is none `timeout` s after the kick-off. Returns the manifest, seconds from kick-off
+    to the 200 and to the last 202 (the job ended in between), and what the polls saw."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    polls, limited, progress, last_running = 0, 0, [], None
+    while True:
+        if time.monotonic() + wait - started > timeout:
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                http_request(location, headers, "DELETE")
+            raise ExportFailure(f"no manifest within {timeout} s of the kick-off ({polls} polls, last progress"
+                                f" {progress[-1][1] if progress else None!r}); the job was cancelled with DELETE {location}")
+        time.sleep(wait)
+        status, answer, body = http_request(location, headers)
+        polls += 1
+        elapsed = time.monotonic() - started
+        if status == 202:
+            last_running = elapsed
+            progress.append((round(elapsed, 1), answer.get("x-progress")))
+            wait = retry_after(answer, EXPORT_MINIMUM_POLL)
+        elif status == 429:
+            limited += 1
+            wait = retry_after(answer, 2 * wait)
+        elif status == 200:
+            try:
+                manifest = json.loads(body)
+            except ValueError as error:
+                raise ExportFailure(f"the status URL answered 200 with a body that is not JSON: {body[:300]!r}") from error
+            return manifest, elapsed, last_running, {"polls": polls, "rate_limited": limited, "progress": progress}
+        else:
+            raise ExportFailure(f"the status URL {location} answered {status} after {elapsed:.1f} s: {body[:400]!r}")
+
+
+def download(outputs, token):
+    """Streams every file of the manifest's list, counting lines and bytes per type; the first and last line of each file
+    must be a resource of the file's type (OperationOutcome for the error list)."""
+    per_type, total_bytes, started = {}, 0, time.monotonic()
+    for output in outputs:
+        parts = urllib.parse.urlsplit(output["url"])
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=120)
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                           headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+ndjson"})
+        response = connection.getresponse()
+        if response.status != 200:
+            raise ExportFailure(f"GET {output['url']} answered {response.status}: {response.read()[:300]!r}")
+        lines, size, first, tail = 0, 0, None, b""
+        while chunk := response.read(EXPORT_CHUNK):
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+            if first is None and b"\n" in chunk:
+                first = chunk.split(b"\n", 1)[0]
+            tail = (tail + chunk)[-65536:]
+        connection.close()
+        if tail and not tail.endswith(b"\n"):
+            lines += 1  # a last line without its newline
+        last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        for line in {first if first is not None else tail.rstrip(b"\n"), last} - {b""}:
+            try:
+                kind = json.loads(line).get("resourceType")
+            except ValueError:
+                kind = None
+            if kind != output["type"]:
+                raise ExportFailure(f"{output['url']} holds a line that is not a {output['type']}: {line[:200]!r}")
+        entry = per_type.setdefault(output["type"], {"files": 0, "lines": 0, "bytes": 0})
+        entry["files"] += 1
+        entry["lines"] += lines
+        entry["bytes"] += size
+        total_bytes += size
+    seconds = time.monotonic() - started
+    return per_type, {"bytes": total_bytes, "seconds": seconds, "mb_per_second": total_bytes / 1e6 / seconds if seconds else None}
+
+
+def byte_entropy(data):
+    counts = collections.Counter(data)
+    return -sum(count / len(data) * math.log2(count / len(data)) for count in counts.values()) if data else None
+
+
+def at_rest(files_directory):
+    """Every file the gateway left under its export directory: how many, their size, which of them contain
+    EXPORT_PLAINTEXT, and the lowest byte entropy (bits per byte) of a file's first MiB, among files of at least
+    EXPORT_ENTROPY_MINIMUM bytes (near 8 when encrypted; NDJSON text is near 5)."""
+    report = {"files": 0, "bytes": 0, "plaintext_files": [], "lowest_entropy_first_mib": None}
+    if not os.path.isdir(files_directory):
+        return report
+    for folder, _, names in os.walk(files_directory):
+        for name in names:
+            path = os.path.join(folder, name)
+            report["files"] += 1
+            report["bytes"] += os.path.getsize(path)
+            overlap, first = b"", None
+            with open(path, "rb") as handle:
+                while chunk := handle.read(EXPORT_CHUNK):
+                    if first is None:
+                        first = chunk
+                    if EXPORT_PLAINTEXT in overlap + chunk:
+                        report["plaintext_files"].append(os.path.relpath(path, files_directory))
+                        break
+                    overlap = chunk[-len(EXPORT_PLAINTEXT):]
+            entropy = byte_entropy(first) if first and len(first) >= EXPORT_ENTROPY_MINIMUM else None
+            if entropy is not None and (report["lowest_entropy_first_mib"] is None or entropy < report["lowest_entropy_first_mib"]):
+                report["lowest_entropy_first_mib"] = entropy
+    return report
+
+
+def raw_read(database, tenant_id, json_rows):
+    """PostgreSQL alone reading the rows the export maps: per type, `COPY (SELECT ... WHERE tenant_id = ...) TO STDOUT` as
+    fhir_gateway under row-level security (app.tenant_id set, as the gateway's session would), through psql into
+    /dev/null; with json_rows each row as row_to_json. Returns per type rows and seconds, and the totals."""
+    per_type = {}
+    for kind, relation in EXPORT_SOURCES.items():
+        selected = f"row_to_json(t)" if json_rows else "t.*"
+        started = time.monotonic()
+        subprocess.run([f"{PGBIN}/psql", "-h", "127.0.0.1", "-p", str(PORT), "-U", "fhir_gateway", "-v", "ON_ERROR_STOP=1", "-qtA",
+                        "-d", database, "-c", f"SELECT set_config('app.tenant_id', '{tenant_id}', false)",
+                        "-c", f"COPY (SELECT {selected} FROM {relation} t WHERE t.tenant_id = '{tenant_id}') TO STDOUT"],
+                       check=True, stdout=subprocess.DEVNULL)
+        per_type[kind] = time.monotonic() - started
+    seconds = sum(per_type.values())
+    return {"seconds_per_type": per_type, "seconds": seconds}
+
+
+def sample_reads(url, database, tenant_id, token):
+    """GET <type>/<id> through the gateway for a few rows of each exported type (5 patients): each must answer 200 with the
+    resource asked for. Checks that the seeded rows map to valid FHIR before the export is timed."""
+    checked = collections.Counter()
+    for kind, relation in EXPORT_SOURCES.items():
+        column = "fhir_id" if relation == "hms_encounters" else "id"
+        ids = psql(database, f"(SELECT {column} FROM {relation} WHERE tenant_id = '{tenant_id}' ORDER BY {column} LIMIT 2)"
+                             f" UNION ALL (SELECT {column} FROM {relation} WHERE tenant_id = '{tenant_id}'"
+                             f" ORDER BY {column} DESC LIMIT {3 if kind == 'Patient' else 1})").split()
+        if kind == "Encounter":  # both kinds of encounter
+            ids += psql(database, f"SELECT min(fhir_id) FROM hms_encounters WHERE tenant_id = '{tenant_id}' AND kind = 'adm'").split()
+        for resource_id in ids:
+            status, _, body = http_request(f"{url}/{EXPORT_SLUG}/r4/{kind}/{resource_id}",
+                                           {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"})
+            resource = json.loads(body) if status == 200 else {}
+            if status != 200 or resource.get("resourceType") != kind or resource.get("id") != resource_id:
+                raise ExportFailure(f"GET {kind}/{resource_id} answered {status}: {body[:300]!r}")
+            checked[kind] += 1
+    return dict(checked)
+
+
+def bulk_export(directory, args):
+    """The export scenario: the tenant's database (kept between runs), the raw-SQL baseline, then one $export measured from
+    kick-off to manifest with the gateway's RSS and CPU and PostgreSQL's CPU, the downloads, and the checks."""
+    grouping = Grouping("export", f"bench_export_{args.export_patients}", [EXPORT_SLUG], EXPORT_PORT, args.export_patients)
+    config = write_config(directory, grouping)  # seeding and tokens: no export section, which builds without export refuse
+    files_directory, section = export_configuration(directory)
+    export_config = write_config(directory, grouping, suffix="-export", sections=section)
+    result = {"tenant": EXPORT_SLUG, "patients": grouping.patients, "database": grouping.database, "goal_resources_per_second": EXPORT_GOAL,
+              "configuration": section, "kept_cluster": PG_KEPT, "error": None}
+    seeded = export_database(directory, grouping, config, args)
+    result["seeding"] = seeded
+    tenant_id = seeded["tenant_id"]
+    result["database_rows"] = export_counts(grouping.database, tenant_id)
+    result["pg_copy"] = [raw_read(grouping.database, tenant_id, False) for _ in range(EXPORT_COPY_RUNS)]  # the best counts
+    result["pg_copy_json"] = raw_read(grouping.database, tenant_id, True)
+    token = tokens(config, grouping.slugs, "system/*.rs")[0]
+    result["export_rows_reset"] = reset_export_state(grouping.database)
+    try:
+        with gateway_process(export_config) as server:
+            export_gateway_ready(server, export_config, grouping.port)
+            url = f"http://127.0.0.1:{grouping.port}"
+            result["reads_checked"] = sample_reads(url, grouping.database, tenant_id, token)
+            time.sleep(REST_SECONDS)
+            result["rss_kb_before"] = memory_status(server.pid)[0]
+            gateway_cpu, postgres_cpu, machine_ticks = cpu_seconds(server.pid), postgres_cpu_seconds(), cpu_ticks()
+            sampler = Sampler(server.pid)
+            sampler.start()
+            try:
+                location, started, wait = kick_off(url, EXPORT_SLUG, token)
+                manifest, seconds, last_running, polled = poll(location, token, started, wait, args.export_timeout)
+            finally:
+                samples = sampler.stop()
+            finished = time.monotonic()
+            gateway_cpu, postgres_cpu = cpu_seconds(server.pid) - gateway_cpu, postgres_cpu_seconds() - postgres_cpu
+            busy, total = (after - before for after, before in zip(cpu_ticks(), machine_ticks))
+            result["rss_kb_peak"] = memory_status(server.pid)[1]
+            newest = max((os.path.getmtime(os.path.join(folder, name)) for folder, _, names in os.walk(files_directory)
+                          for name in names), default=None)
+            outputs, errors = manifest.get("output", []), manifest.get("error", [])
+            resources = sum(int(output.get("count", 0)) for output in outputs)
+            result.update({
+                "status_url": location, "manifest": {key: manifest.get(key) for key in ["transactionTime", "request", "requiresAccessToken"]},
+                "outputs": len(outputs), "error_outputs": len(errors), "resources": resources, "seconds": seconds,
+                "seconds_to_last_202": last_running, "resources_per_second": resources / seconds,
+                "resources_per_second_upper": resources / last_running if last_running else None,
+                "last_file_written_seconds": newest - (time.time() - (time.monotonic() - started)) if newest else None,
+                **polled, "rss_kb_samples": samples, "rss_kb_max_sampled": max((kb for _, kb in samples), default=None),
+                "gateway_cpu_seconds": gateway_cpu, "postgres_cpu_seconds": postgres_cpu,
+                "machine_busy": busy / total if total else None, "poll_seconds_after_job": finished - started - seconds})
+            manifest_counts = collections.Counter()
+            for output in outputs:
+                manifest_counts[output["type"]] += int(output.get("count", 0))
+            downloaded, speed = download(outputs, token)
+            error_lines, _ = download([{**entry, "type": "OperationOutcome"} for entry in errors], token) if errors else ({}, None)
+            result["download"] = speed
+            result["error_lines"] = sum(entry["lines"] for entry in error_lines.values())
+            result["at_rest"] = at_rest(files_directory)
+            with contextlib.suppress(OSError, http.client.HTTPException):  # the client is done with the files
+                result["delete_status"] = http_request(location, {"Authorization": f"Bearer {token}"}, "DELETE")[0]
+    except ExportFailure as failure:
+        result["error"] = str(failure)
+        return result
+    except (OSError, http.client.HTTPException) as error:  # the gateway stopped answering (crashed, or out of memory)
+        result["error"] = f"talking to the gateway failed: {error!r}; the end of {export_config}.log says why if it exited"
+        return result
+    finally:
+        shutil.rmtree(files_directory, ignore_errors=True)  # several GB of encrypted NDJSON
+    database_rows = result["database_rows"]
+    kinds = sorted(set(manifest_counts) | set(downloaded) | {kind for kind, count in database_rows.items() if count})
+    result["types"] = [{"type": kind, "manifest": manifest_counts.get(kind, 0),
+                        "downloaded": downloaded.get(kind, {}).get("lines", 0), "files": downloaded.get(kind, {}).get("files", 0),
+                        "bytes": downloaded.get(kind, {}).get("bytes", 0), "database": database_rows.get(kind, 0)} for kind in kinds]
+    mismatches = [entry["type"] for entry in result["types"] if not entry["manifest"] == entry["downloaded"] == entry["database"]]
+    result["counts_match"] = not mismatches
+    copy = min(result["pg_copy"], key=lambda run: run["seconds"])
+    rows = sum(database_rows.values())
+    result["pg_rows_per_second"] = rows / copy["seconds"]
+    result["pg_json_rows_per_second"] = rows / result["pg_copy_json"]["seconds"]
+    result["vs_pg_copy"] = result["resources_per_second"] / result["pg_rows_per_second"]
+    result["vs_pg_copy_json"] = result["resources_per_second"] / result["pg_json_rows_per_second"]
+    problems = ([f"counts differ for {', '.join(mismatches)}"] if mismatches else []) + (
+        [f"plaintext on disk in {', '.join(result['at_rest']['plaintext_files'][:5])}"] if result["at_rest"]["plaintext_files"] else []) + (
+        ["no files found under the export directory"] if not result["at_rest"]["files"] else [])
+    if problems:
+        result["error"] = "; ".join(problems)
+    return result
+
+
+def print_export(result):
+    seeded = result["seeding"]
+    rows = seeded["rows"]
+    print(f"Export: 1 tenant of {result['patients']:,} patients ({sum(rows.values()):,} resources: "
+          + ", ".join(f"{kind} {count:,}" for kind, count in rows.items() if count) + f"), database {result['database']}"
+          f" {seeded['size_bytes'] / 2**30:.2f} GiB; seeded by {seeded['method']} in {seeded['seed_seconds']:.1f} s"
+          f" ({'kept from the run of ' + seeded['seeded_at'] if seeded['reused'] else 'this run'}).\n")
+    if "reads_checked" in result:
+        print(f"Read through the gateway before the export, all 200: {counts(result['reads_checked'])}.\n")
+    total = sum(result["database_rows"].values())
+    copies = ", ".join(f"{copy['seconds']:.1f} s" for copy in result["pg_copy"])
+    best = min(copy["seconds"] for copy in result["pg_copy"])
+    print(f"PostgreSQL alone (`COPY (SELECT ...) TO STDOUT` per type as fhir_gateway under row-level security, through psql into"
+          f" /dev/null): the {total:,} rows in {copies} (the fastest counts): {total / best:,.0f} rows/s; each row as"
+          f" row_to_json {result['pg_copy_json']['seconds']:.1f} s: {total / result['pg_copy_json']['seconds']:,.0f} rows/s.\n")
+    if result.get("resources") is None:
+        print(f"**Export not measured:** {result['error']}\n")
+        return
+    print("| tenant | resources | kick-off to manifest, s | resources/s | goal | PostgreSQL COPY rows/s | vs COPY"
+          " | COPY row_to_json rows/s | vs row_to_json | RSS before MB | peak RSS MB | gateway CPU s | PostgreSQL CPU s | machine busy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {result['patients']:,} patients | {result['resources']:,} | {result['seconds']:.1f} | {result['resources_per_second']:,.0f}"
+          f" | {result['goal_resources_per_second']:,} | {result['pg_rows_per_second']:,.0f} | {result['vs_pg_copy']:.2f}"
+          f" | {result['pg_json_rows_per_second']:,.0f} | {result['vs_pg_copy_json']:.2f} | {result['rss_kb_before'] / 1024:.1f}"
+          f" | {result['rss_kb_peak'] / 1024:.1f} | {result['gateway_cpu_seconds']:.1f} | {result['postgres_cpu_seconds']:.1f}"
+          f" | {cell(result['machine_busy'], '{:.0%}')} |")
+    print(f"\nThe job ended between the last 202 ({cell(result['seconds_to_last_202'], '{:.1f} s') or 'none: done at the first poll'}) and the 200"
+          f" ({result['seconds']:.1f} s; {result['polls']} polls, {result['rate_limited']} answered 429); last file written"
+          f" {cell(result['last_file_written_seconds'], '{:.1f}')} s after the kick-off. RSS sampled every {EXPORT_SAMPLE_INTERVAL:g} s:"
+          f" max {cell(result['rss_kb_max_sampled'] and result['rss_kb_max_sampled'] / 1024, '{:.1f}')} MB"
+          f" ({len(result['rss_kb_samples'])} samples); peak is VmHWM since the gateway started.\n")
+    print("| type | manifest count | lines downloaded | database rows | files | MB | match |")
+    print("|---|---|---|---|---|---|---|")
+    for entry in result["types"]:
+        same = entry["manifest"] == entry["downloaded"] == entry["database"]
+        print(f"| {entry['type']} | {entry['manifest']:,} | {entry['downloaded']:,} | {entry['database']:,} | {entry['files']}"
+              f" | {entry['bytes'] / 1e6:,.1f} | {'yes' if same else '**no**'} |")
+    download, disk = result["download"], result["at_rest"]
+    print(f"\nDownloads: {download['bytes'] / 1e6:,.1f} MB in {download['seconds']:.1f} s ({download['mb_per_second']:,.1f} MB/s);"
+          f" error list: {result['error_outputs']} files, {result['error_lines']} lines. At rest: {disk['files']} files,"
+          f" {disk['bytes'] / 1e6:,.1f} MB, {len(disk['plaintext_files'])} containing {EXPORT_PLAINTEXT.decode()},"
+          f" lowest byte entropy of a file's first MiB (files of 64 KiB or more) {cell(disk['lowest_entropy_first_mib'], '{:.3f}')} bits.\n")
+    if result["error"]:
+        print(f"**Problems:** {result['error']}\n")
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
@@ -826,6 +1315,8 @@ def print_markdown(report):
         print_provision(report["provision"])
     if report["fairness"]:
         print_fairness(report["fairness"])
+    if report["export"]:
+        print_export(report["export"])
 
 
 def print_figures(report):
@@ -971,7 +1462,9 @@ def parse_arguments():
     parser = argparse.ArgumentParser(
         prog="bench/run.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Benchmarks the gateway against a throwaway PostgreSQL. bench/run.sh also takes --binary PATH:"
-                    " use that release build instead of running `swift build -c release`.",
+                    " use that release build instead of running `swift build -c release`; and --pg-data DIR: a PostgreSQL"
+                    " cluster kept in DIR between runs (made on first use; --scenario export uses"
+                    " /var/tmp/fhir-gateway-bench-pg unless given).",
         epilog="scenarios (for --scenario):\n"
                + "".join(f"  {name:<12}{label}\n" for name, label in GROUPINGS.items())
                + "".join(f"  {name:<12}{label}\n" for name, label in READS.items())
@@ -982,8 +1475,9 @@ def parse_arguments():
                + f"  {'':<12}size queries: {', '.join(SIZES.values())}\n"
                "Tenant groupings and endpoints combine: read,many runs GET Patient/<id> at --tenants tenants only;\n"
                "a kind left unnamed means all of it. Without bare, 'vs bare route' stays empty. scale, memory,\n"
-               "connections, provision and fairness stand alone; without --scenario everything runs (scale only with\n"
-               "--seed-scale).\n"
+               "connections, provision, fairness and export stand alone; without --scenario everything runs (scale only\n"
+               "with --seed-scale) except export, which runs only when named (it seeds --export-patients patients once,\n"
+               "into a cluster that bench/run.sh keeps in --pg-data, default /var/tmp/fhir-gateway-bench-pg).\n"
                f"Writes run with synchronous_commit {' and then '.join(WRITE_COMMITS)}; everything else with {READ_COMMIT}.")
     parser.add_argument("--patients", type=int, default=20000,
                         help="total patients in each grouping (and in the provision and fairness scenarios)")
@@ -995,6 +1489,13 @@ def parse_arguments():
     parser.add_argument("--soak-seconds", type=int, default=60, help="length of the memory scenario's soak")
     parser.add_argument("--open-connections", type=int, default=10000, help="connections held by the connections scenario")
     parser.add_argument("--rate", type=int, default=2000, help="requests/s over all of them in the connections scenario")
+    parser.add_argument("--export-patients", type=int, default=1000000,
+                        help="patients of the export scenario's tenant (default: %(default)s); its database is seeded once"
+                             " and kept, by size, in the cluster of bench/run.sh --pg-data")
+    parser.add_argument("--export-timeout", type=int, default=1800, metavar="SECONDS",
+                        help="the export scenario gives up (and cancels the job) when there is no manifest this long after"
+                             " the kick-off (default: %(default)s)")
+    parser.add_argument("--reseed", action="store_true", help="seed the export scenario's database again even if kept")
     parser.add_argument("--scenario", type=scenario_names, default=[], metavar="NAME[,NAME...]",
                         help="run only these scenarios (listed below); default: all")
     parser.add_argument("--json", default="bench/results/latest.json", metavar="PATH",
@@ -1003,7 +1504,7 @@ def parse_arguments():
     args = parser.parse_args()
     if "scale" in args.scenario and not args.seed_scale:
         parser.error("--scenario scale needs --seed-scale N")
-    if args.scenario and not plan(args.scenario, args.seed_scale) and not set(STANDALONE_RUNS) & set(args.scenario):
+    if args.scenario and not plan(args.scenario, args.seed_scale) and not (set(STANDALONE) - {"scale"}) & set(args.scenario):
         parser.error("--scenario selects nothing to run (post and transaction run at 1 tenant only)")
     return args
 
@@ -1043,15 +1544,21 @@ def main(args):
         "connections": connections(directory, args) if not args.scenario or "connections" in args.scenario else None,
         "provision": provision(directory, args) if not args.scenario or "provision" in args.scenario else None,
         "fairness": fairness(directory, args) if not args.scenario or "fairness" in args.scenario else None,
+        "export": bulk_export(directory, args) if "export" in args.scenario else None,
     }
     print_markdown(report)
     write_json(report, args.json)
     if plans:
         write_plans(plans, plans_path)
+    if report["export"] and report["export"].get("error"):
+        print(f"bench/run.sh: the export scenario failed: {report['export']['error']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
     arguments = parse_arguments()
     PORT, PGBIN, BINARY = int(os.environ["BENCH_PG_PORT"]), os.environ["BENCH_PGBIN"], os.environ["BENCH_BINARY"]
     PG_LOG = os.environ["BENCH_PG_LOG"]
+    PG_DATA, PG_KEPT = os.environ.get("BENCH_PG_DATA", ""), bool(os.environ.get("BENCH_PG_KEPT"))
     sys.exit(main(arguments))
