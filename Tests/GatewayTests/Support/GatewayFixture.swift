@@ -128,13 +128,20 @@ final class GatewayFixture: Sendable {
         return directory
     }
 
-    private static func make(_ store: StoreKind) async throws -> GatewayFixture {
+    /// A fixture of its own (SQLite, own folder): for tests whose settings must not reach the shared
+    /// store's other applications (their export workers claim jobs from any application on a store).
+    static func isolated(_ adjust: (inout GatewayConfiguration) -> Void) async throws -> GatewayFixture {
+        try await make(.sqlite, adjust: adjust)
+    }
+
+    private static func make(_ store: StoreKind, adjust: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> GatewayFixture {
         let directory = try makeDirectory()
         try TestTenants.writeKeySets(directory: directory)
         let database = store == .sqlite ? "\(directory)/gateway.sqlite" : StoreKind.postgresURL!
         var environment: [String: String] = [:]
         if store == .postgres, let migration = StoreKind.postgresMigrationURL { environment["DATABASE_MIGRATION_URL"] = migration }
-        let configuration = try ConfigurationLoader.load(yaml: TestTenants.yaml(directory: directory, database: database), environment: environment)
+        var configuration = try ConfigurationLoader.load(yaml: TestTenants.yaml(directory: directory, database: database), environment: environment)
+        adjust(&configuration)
         let logger = testLogger
         let repository = try await HMSRepository.open(configuration.database, logger: logger)
         Task { await repository.run() }
