@@ -34,7 +34,8 @@ extension HMSQueryBuilder {
     /// means all), last updated in `[since, before)`, of `patients`, after `afterKey`.
     func exportPage(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
                     afterKey: String?, limit: Int) -> SQLStatement {
-        var statement = base(select: selectList)
+        let keySelected = table.columns.contains(pass.key) ? "" : ", t.\(pass.key.name)"
+        var statement = base(select: selectList + keySelected)
         if let kind = pass.encounterKind { statement.append(" AND t.kind = ?", .text(kind)) }
         let updated = "t.\(table.lastUpdatedColumn.name)"
         if let since { statement.append(" AND "); statement.append(Self.comparison(updated, .atLeast, since, table.lastUpdatedColumn.kind, roundUp: false)) }

@@ -318,6 +318,7 @@ extension HMSRepository {
         guard let table = HMSResourceTable.for(pass.resourceType) else { return [] }
         let statement = HMSQueryBuilder(table: table, scope: scope)
             .exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: afterKey, limit: limit)
-        return try await tracked { try await backend.query(statement, columns: table.columns, tenantID: scope.tenantID) }
+        let columns = table.columns.contains(pass.key) ? table.columns : table.columns + [pass.key]
+        return try await tracked { try await backend.query(statement, columns: columns, tenantID: scope.tenantID) }
     }
 }

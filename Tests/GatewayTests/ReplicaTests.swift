@@ -15,7 +15,7 @@ import Testing
         let port: Int
         let adminPort: Int?
 
-        init(fixture: GatewayFixture, directory: String, name: String, admin: Bool) throws {
+        init(fixture: GatewayFixture, directory: String, name: String, admin: Bool, extra: String = "") throws {
             port = try #require(ObservabilityTests.freePort())
             adminPort = admin ? try #require(ObservabilityTests.freePort()) : nil
             let yaml = """
@@ -32,6 +32,7 @@ import Testing
               key_file: \(fixture.directory)/dev-key.pem
             admin:
               \(adminPort.map { "port: \($0)" } ?? "enabled: false")
+            \(extra)
             """
             let file = "\(directory)/\(name).yaml"
             try yaml.write(toFile: file, atomically: true, encoding: .utf8)

@@ -72,6 +72,8 @@ struct ExportJobRunner {
         case .group(let hospital): parameters.patients.map(ExportPatients.ids) ?? .hospital(hospital)
         }
         let pacing = services.configuration.export.resourcesPerSecond
+        // Paced jobs read smaller pages, so the pace holds within a page too (about two pages a second).
+        let pageSize = pacing.map { min(Self.pageSize, max(1, $0 / 2)) } ?? Self.pageSize
         let started = Date()
         let exportedAtStart = progress.exported
         var lastCheckpoint = Date()
@@ -123,7 +125,7 @@ struct ExportJobRunner {
                     throw Stop.shutdown
                 }
                 let rows = try await repository.exportPage(pass, filters: filters, since: parameters.since, before: parameters.before,
-                                                           patients: patients, afterKey: progress.afterKey, limit: Self.pageSize, scope: typeScope)
+                                                           patients: patients, afterKey: progress.afterKey, limit: pageSize, scope: typeScope)
                 var lines = [UInt8]()
                 lines.reserveCapacity(rows.count * 1024)
                 for row in rows {
@@ -145,8 +147,14 @@ struct ExportJobRunner {
                         writer = nil
                     }
                 }
-                if let last = rows.last { progress.afterKey = last.string(pass.key.name) }
-                let passDone = rows.count < Self.pageSize
+                if let last = rows.last {
+                    // Pages must move forward, or a job would write the same rows for ever.
+                    guard let key = last.string(pass.key.name), key > (progress.afterKey ?? "") else {
+                        throw Failure(reason: "the export could not page through \(type)")
+                    }
+                    progress.afterKey = key
+                }
+                let passDone = rows.count < pageSize
                 if passDone {
                     if let open = writer, passIsLastOfType(passes, progress.pass) {
                         progress.files[progress.files.count - 1].checkpoint = try open.finish()

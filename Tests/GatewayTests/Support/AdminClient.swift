@@ -10,11 +10,12 @@ struct AdminClient: Sendable {
     let token: String?
 
     func send(_ method: String, _ path: String, body: String? = nil, contentType: String = "application/json",
-              token override: String?? = nil) async throws -> TestResponse {
+              token override: String?? = nil, headers extra: [String: String] = [:]) async throws -> TestResponse {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.timeoutInterval = 30
         if let token = override ?? token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in extra { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
