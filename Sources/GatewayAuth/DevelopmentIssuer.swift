@@ -18,22 +18,11 @@ public struct DevelopmentIssuer: Sendable {
 
     public static func loadOrCreate(keyFile: String, issuer: String) async throws(Failure) -> DevelopmentIssuer {
         let privateKey: P256.Signing.PrivateKey
-        if let data = FileManager.default.contents(atPath: keyFile) {
-            do { privateKey = try P256.Signing.PrivateKey(pemRepresentation: String(decoding: data, as: UTF8.self)) } catch {
-                throw Failure(description: "development issuer key '\(keyFile)' is not a P-256 private key in PEM")
-            }
-        } else {
-            privateKey = P256.Signing.PrivateKey()
-            let directory = (keyFile as NSString).deletingLastPathComponent
-            do {
-                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-                guard FileManager.default.createFile(atPath: keyFile, contents: Data(privateKey.pemRepresentation.utf8),
-                                                     attributes: [.posixPermissions: 0o600]) else {
-                    throw Failure(description: "cannot write development issuer key '\(keyFile)'")
-                }
-            } catch let failure as Failure { throw failure } catch {
-                throw Failure(description: "cannot create directory for '\(keyFile)'")
-            }
+        do {
+            privateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "development issuer", curve: "P-256", parse: { try P256.Signing.PrivateKey(pemRepresentation: $0) },
+                                                         make: { P256.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
+        } catch {
+            throw Failure(description: error.description)
         }
         return try await DevelopmentIssuer(issuer: issuer, privateKey: privateKey)
     }

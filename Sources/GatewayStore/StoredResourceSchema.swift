@@ -101,6 +101,7 @@ enum Migrations {
             (9, TenantRegistrySchema.statements(dialect) + (postgres ? TenantRegistrySchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (10, StoredResourceSchema.hospitalStatements(dialect)),
             (11, postgres ? AuditSchema.postgresBatchEnqueueStatements : []),
+            (12, ClientAssertionSchema.statements(dialect) + (postgres ? ClientAssertionSchema.postgresSecurityStatements(gatewayRole: role) : [])),
         ]
     }
 }

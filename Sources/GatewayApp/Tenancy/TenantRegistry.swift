@@ -139,6 +139,9 @@ public struct TenantRegistry: Sendable {
                 }
                 tenant.keySource = .inline(text)
             }
+            if let (field, problem) = await Self.unusableClientKeys(tenant) {
+                throw ConfigurationError(field: "tenants[\(index)].\(field)", problem)
+            }
             rendered.append((tenant, TenantDocument.render(tenant).serializedString))
         }
         // Only entries that changed since they were last applied are built into updates (and audit
@@ -173,6 +176,7 @@ public struct TenantRegistry: Sendable {
                 throw Failure.invalid(field: "jwks", problem: error.description)
             }
         }
+        if let (field, problem) = await Self.unusableClientKeys(tenant) { throw Failure.invalid(field: field, problem: problem) }
         return tenant
     }
 
@@ -199,6 +203,17 @@ public struct TenantRegistry: Sendable {
         }
         guard let entry, !entry.deleted else { throw Failure.notFound }
         return (result.withLock { $0 }, decode(entry) ?? tenant)
+    }
+
+    /// The first backend client whose inline key set the verifier could not use, as a field and a problem.
+    static func unusableClientKeys(_ tenant: TenantConfiguration) async -> (String, String)? {
+        for (index, client) in tenant.backendClients.enumerated() {
+            guard case .inline(let text) = client.keys else { continue }
+            do { _ = try await TenantKeySet.parse(jwks: Array(text.utf8)) } catch {
+                return ("backend_clients[\(index)].jwks", error.description)
+            }
+        }
+        return nil
     }
 
     static func digest(_ text: String) -> String {
