@@ -139,8 +139,8 @@ public struct TenantRegistry: Sendable {
                 }
                 tenant.keySource = .inline(text)
             }
-            if let (field, problem) = await Self.unusableClientKeys(tenant) {
-                throw ConfigurationError(field: "tenants[\(index)].\(field)", problem)
+            if let unusable = await Self.unusableClientKeys(tenant) {
+                throw ConfigurationError(field: "tenants[\(index)].\(unusable.field)", unusable.problem)
             }
             rendered.append((tenant, TenantDocument.render(tenant).serializedString))
         }
@@ -176,7 +176,7 @@ public struct TenantRegistry: Sendable {
                 throw Failure.invalid(field: "jwks", problem: error.description)
             }
         }
-        if let (field, problem) = await Self.unusableClientKeys(tenant) { throw Failure.invalid(field: field, problem: problem) }
+        if let unusable = await Self.unusableClientKeys(tenant) { throw Failure.invalid(field: unusable.field, problem: unusable.problem) }
         return tenant
     }
 
@@ -206,7 +206,7 @@ public struct TenantRegistry: Sendable {
     }
 
     /// The first backend client whose inline key set the verifier could not use, as a field and a problem.
-    static func unusableClientKeys(_ tenant: TenantConfiguration) async -> (String, String)? {
+    static func unusableClientKeys(_ tenant: TenantConfiguration) async -> (field: String, problem: String)? {
         for (index, client) in tenant.backendClients.enumerated() {
             guard case .inline(let text) = client.keys else { continue }
             do { _ = try await TenantKeySet.parse(jwks: Array(text.utf8)) } catch {
