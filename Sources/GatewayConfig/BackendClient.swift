@@ -45,9 +45,16 @@ public struct BackendClient: Sendable, Equatable {
               let host = url.host?.lowercased(), !host.isEmpty, url.user == nil else { return false }
         switch scheme {
         case "https": return true
-        case "http": return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        case "http": return host == "localhost" || host == "::1" || host == "[::1]" || isLoopbackIPv4(host)
         default: return false
         }
+    }
+
+    /// A dotted IPv4 literal in 127.0.0.0/8.
+    static func isLoopbackIPv4(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { part in (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && UInt8(part) != nil }
     }
 
     /// The registered scopes that cover `requested` (a space-separated scope string): the

@@ -26,7 +26,7 @@ extension ConfigurationLoader {
         guard let node = value as? [String: Any] else { throw ConfigurationError(field: path, "expected a mapping") }
         try checkKeys(node, allowed: backendClientKeys, at: path)
         guard let clientID = try string(node["client_id"], at: "\(path).client_id"), BackendClient.isValidClientID(clientID) else {
-            throw ConfigurationError(field: "\(path).client_id", "is required: 1-\(BackendClient.maximumIDBytes) letters, digits, '-', '.', '_' or '~'")
+            throw ConfigurationError(field: "\(path).client_id", "is required, and must be 1-\(BackendClient.maximumIDBytes) letters, digits, '-', '.', '_' or '~'")
         }
         let name = try string(node["name"], at: "\(path).name")
         if let name, !(1...256).contains(name.utf8.count) || name.utf8.contains(0) {

@@ -157,7 +157,7 @@ public struct TenantRegistry: Sendable {
         _ = try await repository.applyConfigurationEntries(updates)
     }
 
-    private func parse(_ document: JSON, slug: String) async throws -> TenantConfiguration {
+    func parse(_ document: JSON, slug: String) async throws -> TenantConfiguration {
         guard TenantConfiguration.isValidSlug(slug) else {
             throw Failure.invalid(field: "slug", problem: "must be 1-63 lowercase letters, digits or inner hyphens")
         }
@@ -180,7 +180,7 @@ public struct TenantRegistry: Sendable {
         return tenant
     }
 
-    private func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false,
+    func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false,
                        movingStore: Bool = false) async throws -> (Outcome, TenantConfiguration) {
         let document = TenantDocument.render(tenant).serializedString
         let developmentIssuer = self.developmentIssuer
