@@ -37,15 +37,7 @@ public struct BackendTokenIssuer: Sendable {
     public init(privateKey: P384.Signing.PrivateKey, publicBaseURL: String) async throws(Failure) {
         let point = Array(privateKey.publicKey.x963Representation.dropFirst())
         let kid = "gw-" + String(Base64URL.encode(SHA256.hash(data: point)).prefix(22))
-        var key = JSONObject()
-        key.append("kty", "EC")
-        key.append("crv", "P-384")
-        key.append("x", Base64URL.encode(point[0..<48]))
-        key.append("y", Base64URL.encode(point[48..<96]))
-        key.append("kid", kid)
-        key.append("alg", Self.algorithm)
-        key.append("use", "sig")
-        let jwks = JSON.object(["keys": .array([.object(key)])])
+        let jwks = ECPublicKeySet.jwks(point: point, curve: "P-384", algorithm: Self.algorithm, kid: kid)
         self.kid = kid
         self.privateKey = privateKey
         self.publicBaseURL = publicBaseURL
@@ -72,9 +64,6 @@ public struct BackendTokenIssuer: Sendable {
         claims.append("azp", clientID)
         claims.append("client_id", clientID)
         claims.append("scope", scopes.joined(separator: " "))
-        let header = JSON.object(["alg": .string(Self.algorithm), "typ": .string("JWT"), "kid": .string(kid)])
-        let signingInput = Base64URL.encode(header.serialized) + "." + Base64URL.encode(JSON.object(claims).serialized)
-        let signature = try privateKey.signature(for: Data(signingInput.utf8))
-        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        return try ECPublicKeySet.compactJWS(claims: claims, algorithm: Self.algorithm, kid: kid) { try privateKey.signature(for: $0).rawRepresentation }
     }
 }

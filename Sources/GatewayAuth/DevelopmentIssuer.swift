@@ -29,18 +29,8 @@ public struct DevelopmentIssuer: Sendable {
 
     public init(issuer: String, privateKey: P256.Signing.PrivateKey) async throws(Failure) {
         let point = Array(privateKey.publicKey.x963Representation.dropFirst())
-        let x = Base64URL.encode(point[0..<32])
-        let y = Base64URL.encode(point[32..<64])
         let kid = String(Base64URL.encode(SHA256.hash(data: point)).prefix(16))
-        var key = JSONObject()
-        key.append("kty", "EC")
-        key.append("crv", "P-256")
-        key.append("x", x)
-        key.append("y", y)
-        key.append("kid", kid)
-        key.append("alg", "ES256")
-        key.append("use", "sig")
-        let jwks = JSON.object(["keys": .array([.object(key)])])
+        let jwks = ECPublicKeySet.jwks(point: point, curve: "P-256", algorithm: "ES256", kid: kid)
         self.issuer = issuer
         self.kid = kid
         self.privateKey = privateKey
@@ -52,10 +42,7 @@ public struct DevelopmentIssuer: Sendable {
 
     /// Signs `claims` as a compact JWS with ES256 and this issuer's `kid`.
     public func sign(claims: JSONObject) throws -> String {
-        let header = JSON.object(["alg": .string("ES256"), "typ": .string("JWT"), "kid": .string(kid)])
-        let signingInput = Base64URL.encode(header.serialized) + "." + Base64URL.encode(JSON.object(claims).serialized)
-        let signature = try privateKey.signature(for: Data(signingInput.utf8))
-        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        try ECPublicKeySet.compactJWS(claims: claims, algorithm: "ES256", kid: kid) { try privateKey.signature(for: $0).rawRepresentation }
     }
 
     /// The registered claims every minted token carries.
