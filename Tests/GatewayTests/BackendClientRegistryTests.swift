@@ -63,6 +63,16 @@ import Testing
         #expect(!BackendClient.isAcceptableKeySetURL("http://user@127.0.0.1/k"))
     }
 
+    /// A kid that two keys carry names neither: no token is verified by a guess between them.
+    @Test func aKidOfTwoKeysNamesNone() async throws {
+        let keys = JSON.object(["keys": .array([BackendClientKeys.jwk(ec: BackendClientKeys.ec, kid: "same"),
+                                                BackendClientKeys.jwk(ec: BackendClientKeys.strangerEC, kid: "same"),
+                                                BackendClientKeys.jwk(ec: BackendClientKeys.urlEC, kid: "other")])])
+        let set = try await TenantKeySet.parse(jwks: keys.serialized)
+        #expect(set.keyIDs == ["other"])
+        #expect(set.ambiguousKeyIDs == ["same"])
+    }
+
     @Test func theConfigurationFileCarriesClientsAndTheSigningKeyFile() throws {
         let yaml = """
         development_issuer:
@@ -101,6 +111,11 @@ import Testing
             let refused = try await admin.send("PUT", "/admin/tenants/\(slug)", body: unusable)
             expectStatus(refused, 400)
             #expect(refused.body.contains("backend_clients[0].jwks"), "\(refused.body)")
+            let twice = BackendClientKeys.jwk(ec: BackendClientKeys.ec, kid: "same").serializedString
+            let ambiguous = AdminAPITests.document(slug, extra: #", "backend_clients": [{"client_id": "x", "jwks": {"keys": [\#(twice), \#(twice)]}, "scopes": ["system/*.rs"]}]"#)
+            let refusedTwice = try await admin.send("PUT", "/admin/tenants/\(slug)", body: ambiguous)
+            expectStatus(refusedTwice, 400)
+            #expect(refusedTwice.body.contains("two keys have kid 'same'"), "\(refusedTwice.body)")
             let patched = try await admin.send("PATCH", "/admin/tenants/\(slug)", body: #"{"backend_clients": null}"#, contentType: "application/merge-patch+json")
             expectStatus(patched, 200)
             #expect(patched.json["backend_clients"] == nil)

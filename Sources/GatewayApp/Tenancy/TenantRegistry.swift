@@ -209,7 +209,11 @@ public struct TenantRegistry: Sendable {
     static func unusableClientKeys(_ tenant: TenantConfiguration) async -> (field: String, problem: String)? {
         for (index, client) in tenant.backendClients.enumerated() {
             guard case .inline(let text) = client.keys else { continue }
-            do { _ = try await TenantKeySet.parse(jwks: Array(text.utf8)) } catch {
+            do {
+                let keys = try await TenantKeySet.parse(jwks: Array(text.utf8))
+                if let kid = keys.ambiguousKeyIDs.sorted().first { return ("backend_clients[\(index)].jwks", "two keys have kid '\(kid)'") }
+                if keys.keyIDs.isEmpty { return ("backend_clients[\(index)].jwks", "the key set has no signing key") }
+            } catch {
                 return ("backend_clients[\(index)].jwks", error.description)
             }
         }
