@@ -18,19 +18,12 @@ public struct BackendTokenIssuer: Sendable {
     public let keySet: TenantKeySet
     public let jwks: JSON
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let description: String
-    }
+    public typealias Failure = SigningKeyFailure
 
     public static func loadOrCreate(keyFile: String, publicBaseURL: String) async throws(Failure) -> BackendTokenIssuer {
-        let privateKey: P384.Signing.PrivateKey
-        do {
-            privateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "backend services signing", curve: "P-384",
-                                                         parse: { try P384.Signing.PrivateKey(pemRepresentation: $0) },
-                                                         make: { P384.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
-        } catch {
-            throw Failure(description: error.description)
-        }
+        let privateKey: P384.Signing.PrivateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "backend services signing", curve: "P-384",
+                                                             parse: { try P384.Signing.PrivateKey(pemRepresentation: $0) },
+                                                             make: { P384.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
         return try await BackendTokenIssuer(privateKey: privateKey, publicBaseURL: publicBaseURL)
     }
 

@@ -12,18 +12,11 @@ public struct DevelopmentIssuer: Sendable {
     /// The public key set, as served at `/dev-issuer/jwks.json`.
     public let jwks: JSON
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let description: String
-    }
+    public typealias Failure = SigningKeyFailure
 
     public static func loadOrCreate(keyFile: String, issuer: String) async throws(Failure) -> DevelopmentIssuer {
-        let privateKey: P256.Signing.PrivateKey
-        do {
-            privateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "development issuer", curve: "P-256", parse: { try P256.Signing.PrivateKey(pemRepresentation: $0) },
-                                                         make: { P256.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
-        } catch {
-            throw Failure(description: error.description)
-        }
+        let privateKey: P256.Signing.PrivateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "development issuer", curve: "P-256", parse: { try P256.Signing.PrivateKey(pemRepresentation: $0) },
+                                                             make: { P256.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
         return try await DevelopmentIssuer(issuer: issuer, privateKey: privateKey)
     }
 

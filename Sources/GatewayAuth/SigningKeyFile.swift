@@ -1,10 +1,13 @@
 import Foundation
 
+/// Why one of the gateway's own signing keys cannot be had (its file unreadable, unwritable, or not such a key).
+public struct SigningKeyFailure: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
 /// A private key kept in a PEM file: read when the file exists, otherwise made and written (mode 0600).
 enum SigningKeyFile {
-    struct Failure: Error, Sendable {
-        let description: String
-    }
+    typealias Failure = SigningKeyFailure
 
     static func loadOrCreate<Key>(_ path: String, kind: String, curve: String, parse: (String) throws -> Key, make: () -> Key,
                                   pem: (Key) -> String) throws(Failure) -> Key {
