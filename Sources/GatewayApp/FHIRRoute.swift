@@ -6,6 +6,8 @@ enum FHIRRoute: Equatable {
     case developmentJWKS
     /// `/<tenant>/r4/<rest>`: `rest` has no empty, dot or encoded segments.
     case tenant(slug: String, rest: [String])
+    /// `/<tenant>/auth/token` and `/<tenant>/auth/jwks.json`: the gateway's own authorisation server.
+    case backend(slug: String, endpoint: BackendEndpoint)
     /// A path that can never be a tenant path (encoded, dot or empty segments, bad slug).
     case malformed
     case notFound
@@ -27,6 +29,10 @@ enum FHIRRoute: Equatable {
         guard segments.count >= 2 else { return segments.first.map(isSlugLike) == true ? .notFound : .malformed }
         let slug = segments[0]
         guard isSlugLike(slug) else { return .malformed }
+        if segments[1] == "auth" {
+            guard segments.count == 3, let endpoint = BackendEndpoint(rawValue: segments[2]) else { return .notFound }
+            return .backend(slug: slug, endpoint: endpoint)
+        }
         guard segments[1] == "r4" else { return .notFound }
         return .tenant(slug: slug, rest: Array(segments.dropFirst(2)))
     }
@@ -40,6 +46,7 @@ enum FHIRRoute: Equatable {
         case .metrics: return "/metrics"
         case .developmentJWKS: return "/dev-issuer/jwks.json"
         case .malformed, .notFound: return nil
+        case .backend(_, let endpoint): return "/{tenant}/auth/\(endpoint.rawValue)"
         case .tenant(_, let rest):
             guard rest.count <= 4 else { return "/{tenant}/r4/{path}" }
             var template = "/{tenant}/r4"

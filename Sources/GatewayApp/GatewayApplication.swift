@@ -29,7 +29,14 @@ public enum GatewayApplication {
                              logger: Logger = Logger(label: "fhir-gateway"), tracer: (any Tracer)? = nil) async throws -> some ApplicationProtocol {
         _ = try ResourceValidation.loaded.get()
         let developmentIssuer = try await loadDevelopmentIssuer(configuration)
-        let verifier = TokenVerifier(developmentIssuer: developmentIssuer, logger: logger)
+        let backendIssuer: BackendTokenIssuer
+        do {
+            backendIssuer = try await BackendTokenIssuer.loadOrCreate(keyFile: configuration.backendSigningKeyFile,
+                                                                      publicBaseURL: configuration.server.publicBaseURL)
+        } catch {
+            throw StartupError(description: error.description)
+        }
+        let verifier = TokenVerifier(developmentIssuer: developmentIssuer, backendIssuer: backendIssuer, logger: logger)
         let store: HMSRepository
         var runners: [Task<Void, Never>] = []
         if let repository {
@@ -50,7 +57,8 @@ public enum GatewayApplication {
         let registry = TenantRegistry(repository: store, developmentIssuer: configuration.developmentIssuer,
                                       stores: stores.mapValues(\.repository))
         let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(),
-                                        developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json")
+                                        developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json",
+                                        backendIssuer: { configuration.backendIssuer(slug: $0) })
         let directory = TenantDirectory(configuration: configuration, documents: documents, verifier: verifier, repository: store,
                                         stores: stores, logger: logger)
         do {
@@ -59,7 +67,7 @@ public enum GatewayApplication {
         } catch let error as ConfigurationError {
             throw error
         } catch {
-            throw StartupError(description: "cannot read the tenant registry: is the database migrated (schema version 9) and reachable?")
+            throw StartupError(description: "cannot read the tenant registry: is the database migrated (schema version 12) and reachable?")
         }
         if configuration.admin.enabled {
             do { try await verifier.install(realm: TokenVerifier.adminRealm, keySource: configuration.admin.keySource, fetchNow: true) } catch {
@@ -87,6 +95,7 @@ public enum GatewayApplication {
         let metrics = GatewayMetrics(knownTypes: GatewayMetrics.knownResourceTypes, database: { (store.activeCalls, store.maximumConnections) })
         let services = GatewayServices(configuration: configuration, tenants: directory, verifier: verifier, repository: store, stores: stores,
                                        cursors: CursorCodec(secret: secret), developmentIssuer: developmentIssuer,
+                                       backendIssuer: backendIssuer,
                                        limiter: TenantLimiter(replicas: configuration.server.replicas),
                                        quota: StorageQuota(metrics: metrics, logger: logger),
                                        hospitals: HospitalResolver(),
@@ -100,6 +109,7 @@ public enum GatewayApplication {
             PathGuardMiddleware(services: services),
             TenantMiddleware(services: services),
             LimitMiddleware(services: services),
+            BackendServicesMiddleware(services: services),
             AuditMiddleware(services: services),
             ContentNegotiationMiddleware(),
             AuthenticationMiddleware(services: services),

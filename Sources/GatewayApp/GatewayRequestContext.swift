@@ -11,6 +11,8 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     let state = RequestState()
     /// Set by ``PathGuardMiddleware``: the path after `/<tenant>/r4/`.
     var route: (slug: String, rest: [String])?
+    /// Set by ``PathGuardMiddleware`` for the gateway's own token endpoint and key set (not FHIR routes).
+    var backendEndpoint: BackendEndpoint?
     /// Set by ``TenantMiddleware``.
     var tenant: ResolvedTenant?
     var interaction: FHIRInteraction?

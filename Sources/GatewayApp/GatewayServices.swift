@@ -44,6 +44,8 @@ struct GatewayServices: Sendable {
     let stores: [String: TenantStore]
     let cursors: CursorCodec
     let developmentIssuer: DevelopmentIssuer?
+    /// Signs the tokens of the tenants' `/auth/token` endpoints (SMART Backend Services).
+    let backendIssuer: BackendTokenIssuer
     let limiter: TenantLimiter
     let quota: StorageQuota
     let hospitals: HospitalResolver

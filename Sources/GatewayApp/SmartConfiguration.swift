@@ -5,9 +5,12 @@ import GatewayConfig
 /// The tenant's `.well-known/smart-configuration` document.
 enum SmartConfiguration {
     /// What the resource server really does; grows as enforcement does.
-    static let capabilities = ["permission-v1", "permission-v2", "permission-user", "permission-patient"]
+    static let capabilities = ["permission-v1", "permission-v2", "permission-user", "permission-patient", "client-confidential-asymmetric"]
 
-    static func document(tenant: TenantConfiguration, developmentJWKS: String) -> JSON {
+    /// The one `token_endpoint` is the gateway's own (`backendTokenEndpoint`) when the tenant has
+    /// backend clients and its `token_endpoint` is the default derived from its issuer; an explicitly
+    /// configured token endpoint (the tenant's identity provider) is always kept.
+    static func document(tenant: TenantConfiguration, developmentJWKS: String, backendTokenEndpoint: String) -> JSON {
         var document = JSONObject()
         document.append("issuer", tenant.issuer)
         switch tenant.keySource {
@@ -16,7 +19,10 @@ enum SmartConfiguration {
         case .file, .inline: break
         }
         document.append("authorization_endpoint", tenant.authorizationEndpoint)
-        document.append("token_endpoint", tenant.tokenEndpoint)
+        let gatewayIssues = !tenant.backendClients.isEmpty && tenant.tokenEndpoint == tenant.defaultTokenEndpoint
+        document.append("token_endpoint", gatewayIssues ? backendTokenEndpoint : tenant.tokenEndpoint)
+        document.append("token_endpoint_auth_methods_supported", .array([.string("private_key_jwt")]))
+        document.append("token_endpoint_auth_signing_alg_values_supported", .array(["RS384", "ES384"].map(JSON.string)))
         document.append("grant_types_supported", .array(["authorization_code", "client_credentials"].map(JSON.string)))
         document.append("scopes_supported", .array(ScopePolicy.supportedScopeExamples(resourceTypes: tenant.resourceTypes).map(JSON.string)))
         document.append("response_types_supported", .array([.string("code")]))

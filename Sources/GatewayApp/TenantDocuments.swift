@@ -14,11 +14,14 @@ final class TenantDocuments: Sendable {
 
     private let renderer: CapabilityStatementRenderer
     private let developmentJWKS: String
+    /// The issuer of the gateway's own tokens for a slug (its token endpoint is this plus `/token`).
+    private let backendIssuer: @Sendable (String) -> String
     private let cache = Mutex<[String: Documents]>([:])
 
-    init(renderer: CapabilityStatementRenderer, developmentJWKS: String) {
+    init(renderer: CapabilityStatementRenderer, developmentJWKS: String, backendIssuer: @escaping @Sendable (String) -> String) {
         self.renderer = renderer
         self.developmentJWKS = developmentJWKS
+        self.backendIssuer = backendIssuer
     }
 
     func documents(for tenant: ResolvedTenant) -> Documents {
@@ -26,7 +29,8 @@ final class TenantDocuments: Sendable {
         if let cached = cache.withLock({ $0[slug] }) { return cached }
         // Rendered outside the lock; two first requests at once render twice and agree.
         let rendered = Documents(capability: renderer.render(tenant: tenant.configuration, baseURL: tenant.baseURL),
-                                 smartConfiguration: SmartConfiguration.document(tenant: tenant.configuration, developmentJWKS: developmentJWKS))
+                                 smartConfiguration: SmartConfiguration.document(tenant: tenant.configuration, developmentJWKS: developmentJWKS,
+                                                                                 backendTokenEndpoint: backendIssuer(slug) + "/token"))
         cache.withLock { cache in
             if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
             cache[slug] = rendered

@@ -12,46 +12,18 @@ public struct DevelopmentIssuer: Sendable {
     /// The public key set, as served at `/dev-issuer/jwks.json`.
     public let jwks: JSON
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let description: String
-    }
+    public typealias Failure = SigningKeyFailure
 
     public static func loadOrCreate(keyFile: String, issuer: String) async throws(Failure) -> DevelopmentIssuer {
-        let privateKey: P256.Signing.PrivateKey
-        if let data = FileManager.default.contents(atPath: keyFile) {
-            do { privateKey = try P256.Signing.PrivateKey(pemRepresentation: String(decoding: data, as: UTF8.self)) } catch {
-                throw Failure(description: "development issuer key '\(keyFile)' is not a P-256 private key in PEM")
-            }
-        } else {
-            privateKey = P256.Signing.PrivateKey()
-            let directory = (keyFile as NSString).deletingLastPathComponent
-            do {
-                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-                guard FileManager.default.createFile(atPath: keyFile, contents: Data(privateKey.pemRepresentation.utf8),
-                                                     attributes: [.posixPermissions: 0o600]) else {
-                    throw Failure(description: "cannot write development issuer key '\(keyFile)'")
-                }
-            } catch let failure as Failure { throw failure } catch {
-                throw Failure(description: "cannot create directory for '\(keyFile)'")
-            }
-        }
+        let privateKey: P256.Signing.PrivateKey = try SigningKeyFile.loadOrCreate(keyFile, kind: "development issuer", curve: "P-256", parse: { try P256.Signing.PrivateKey(pemRepresentation: $0) },
+                                                             make: { P256.Signing.PrivateKey() }, pem: { $0.pemRepresentation })
         return try await DevelopmentIssuer(issuer: issuer, privateKey: privateKey)
     }
 
     public init(issuer: String, privateKey: P256.Signing.PrivateKey) async throws(Failure) {
         let point = Array(privateKey.publicKey.x963Representation.dropFirst())
-        let x = Base64URL.encode(point[0..<32])
-        let y = Base64URL.encode(point[32..<64])
         let kid = String(Base64URL.encode(SHA256.hash(data: point)).prefix(16))
-        var key = JSONObject()
-        key.append("kty", "EC")
-        key.append("crv", "P-256")
-        key.append("x", x)
-        key.append("y", y)
-        key.append("kid", kid)
-        key.append("alg", "ES256")
-        key.append("use", "sig")
-        let jwks = JSON.object(["keys": .array([.object(key)])])
+        let jwks = ECPublicKeySet.jwks(point: point, curve: "P-256", algorithm: "ES256", kid: kid)
         self.issuer = issuer
         self.kid = kid
         self.privateKey = privateKey
@@ -63,10 +35,7 @@ public struct DevelopmentIssuer: Sendable {
 
     /// Signs `claims` as a compact JWS with ES256 and this issuer's `kid`.
     public func sign(claims: JSONObject) throws -> String {
-        let header = JSON.object(["alg": .string("ES256"), "typ": .string("JWT"), "kid": .string(kid)])
-        let signingInput = Base64URL.encode(header.serialized) + "." + Base64URL.encode(JSON.object(claims).serialized)
-        let signature = try privateKey.signature(for: Data(signingInput.utf8))
-        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        try ECPublicKeySet.compactJWS(claims: claims, algorithm: "ES256", kid: kid) { try privateKey.signature(for: $0).rawRepresentation }
     }
 
     /// The registered claims every minted token carries.

@@ -11,10 +11,17 @@ public struct TenantKeySet: Sendable {
     }
 
     let keys: [String: Key]
+    /// Key ids that more than one key of the set carries; none of those keys is used.
+    public let ambiguousKeyIDs: Set<String>
 
     public var keyIDs: [String] { keys.keys.sorted() }
 
     static let empty = TenantKeySet(keys: [:])
+
+    init(keys: [String: Key], ambiguousKeyIDs: Set<String> = []) {
+        self.keys = keys
+        self.ambiguousKeyIDs = ambiguousKeyIDs
+    }
 
     /// Algorithms accepted from a JWKS; HMAC and `none` are never accepted.
     static let asymmetricAlgorithms: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
@@ -29,6 +36,8 @@ public struct TenantKeySet: Sendable {
         do { document = try JSONParser.parse(bytes) } catch { throw InvalidKeySet(description: "the key set is not valid JSON") }
         guard let entries = document["keys"]?.arrayValue else { throw InvalidKeySet(description: "the key set has no 'keys' array") }
         var keys: [String: Key] = [:]
+        /// A `kid` that names two signing keys names none: a token must never be verified by a guess.
+        var ambiguous: Set<String> = []
         for (index, entry) in entries.enumerated() {
             guard case .object(var object) = entry else { throw InvalidKeySet(description: "keys[\(index)] is not an object") }
             guard let kid = object["kid"]?.stringValue, !kid.isEmpty else { throw InvalidKeySet(description: "keys[\(index)] has no kid") }
@@ -57,11 +66,13 @@ public struct TenantKeySet: Sendable {
                 let jwk = try JWK(json: JSON.object(object).serializedString)
                 let collection = JWTKeyCollection()
                 try await collection.add(jwk: jwk)
+                if keys[kid] != nil { ambiguous.insert(kid) }
                 keys[kid] = Key(kid: kid, algorithm: algorithm, collection: collection)
             } catch {
                 throw InvalidKeySet(description: "keys[\(index)] is not a usable \(keyType ?? "") key")
             }
         }
-        return TenantKeySet(keys: keys)
+        for kid in ambiguous { keys[kid] = nil }
+        return TenantKeySet(keys: keys, ambiguousKeyIDs: ambiguous)
     }
 }

@@ -26,6 +26,8 @@ public final class TokenVerifier: Sendable {
         var fetchedAt: Int64
         /// Where the keys are refetched from on an unknown `kid`; nil for fixed keys.
         var url: String?
+        /// What the keys were installed from.
+        var source: TenantConfiguration.KeySource?
     }
 
     struct CachedScope: Sendable {
@@ -40,13 +42,16 @@ public final class TokenVerifier: Sendable {
     /// The admin API's keys sit beside the tenants' under a name no slug can take.
     public static let adminRealm = "_admin"
 
-    private let keyStates = Mutex<[String: KeyState]>([:])
+    let keyStates = Mutex<[String: KeyState]>([:])
     private let cache = Mutex<[CacheKey: CachedScope]>([:])
     private let developmentIssuer: DevelopmentIssuer?
-    private let logger: Logger
+    /// The gateway's own token issuer, whose key every tenant trusts for the tokens it issued for that tenant.
+    let backendIssuer: BackendTokenIssuer?
+    let logger: Logger
 
-    public init(developmentIssuer: DevelopmentIssuer?, logger: Logger) {
+    public init(developmentIssuer: DevelopmentIssuer?, backendIssuer: BackendTokenIssuer? = nil, logger: Logger) {
         self.developmentIssuer = developmentIssuer
+        self.backendIssuer = backendIssuer
         self.logger = logger
     }
 
@@ -65,7 +70,7 @@ public final class TokenVerifier: Sendable {
     /// Trusts `keySource` for `realm` (a tenant slug, or ``adminRealm``) from now on, and forgets the
     /// realm's verified tokens. A JWKS URL is fetched now when `fetchNow`, else on the first token.
     public func install(realm: String, keySource: TenantConfiguration.KeySource, fetchNow: Bool) async throws(ConfigurationError) {
-        var state = KeyState(keySet: .empty, fetchedAt: 0, url: nil)
+        var state = KeyState(keySet: .empty, fetchedAt: 0, url: nil, source: keySource)
         switch keySource {
         case .development:
             guard let developmentIssuer else { throw ConfigurationError(field: "issuer", "the development issuer is not available") }
@@ -94,9 +99,9 @@ public final class TokenVerifier: Sendable {
         forgetTokens(of: realm)
     }
 
-    /// Stops trusting any key for `realm` (a deleted tenant).
+    /// Stops trusting any key for `realm` (a deleted tenant), and for the backend clients under it.
     public func remove(realm: String) {
-        _ = keyStates.withLock { $0.removeValue(forKey: realm) }
+        keyStates.withLock { states in states = states.filter { $0.key != realm && !$0.key.hasPrefix(realm + "/") } }
         forgetTokens(of: realm)
     }
 
@@ -133,7 +138,8 @@ public final class TokenVerifier: Sendable {
         }
 
         let claims = try await verifiedClaims(token, realm: tenant.slug, issuer: tenant.issuer, audience: tenant.audience,
-                                              tenantClaim: (tenant.tenantClaim, tenant.slug), now: now)
+                                              tenantClaim: (tenant.tenantClaim, tenant.slug),
+                                              gatewayIssuer: backendIssuer?.issuer(slug: tenant.slug), now: now)
         guard let expiry = Self.numericDate(claims["exp"]) else { throw .missingExpiry }
         let scopeText: String
         if let text = claims["scope"]?.stringValue {
@@ -159,8 +165,10 @@ public final class TokenVerifier: Sendable {
 
     /// The claims of a token signed by one of `realm`'s keys, checked for time, issuer and audience
     /// (and the tenant claim when given); the checks every token passes, tenant or admin.
-    private func verifiedClaims(_ token: String, realm: String, issuer: String, audience: String, tenantClaim: (String, String)?,
-                                now: Int64) async throws(AuthFailure) -> JSONObject {
+    /// With `gatewayIssuer`, a token whose `kid` names the gateway's own signing key is verified
+    /// with that key and must name `gatewayIssuer` as its issuer instead of `issuer`.
+    func verifiedClaims(_ token: String, realm: String, issuer: String, audience: String, tenantClaim: (String, String)?,
+                        gatewayIssuer: String? = nil, now: Int64) async throws(AuthFailure) -> JSONObject {
         let segments = token.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty,
               !token.contains("=") else { throw .malformedToken }  // base64url without padding (RFC 7515 §2)
@@ -173,7 +181,14 @@ public final class TokenVerifier: Sendable {
         guard TenantKeySet.asymmetricAlgorithms.contains(algorithm) else { throw .unsupportedAlgorithm }
         guard let kid = headerObject["kid"]?.stringValue, !kid.isEmpty else { throw .unknownKey }
 
-        let key = try await key(for: kid, tenant: realm, now: now)
+        let key: TenantKeySet.Key
+        var expectedIssuer = issuer
+        if let gatewayIssuer, let gatewayKey = backendIssuer?.keySet.keys[kid] {
+            key = gatewayKey
+            expectedIssuer = gatewayIssuer
+        } else {
+            key = try await self.key(for: kid, tenant: realm, now: now)
+        }
         guard key.algorithm == algorithm else { throw .algorithmMismatch }
         do {
             _ = try await key.collection.verify(token, as: SignatureOnlyPayload.self)
@@ -191,7 +206,7 @@ public final class TokenVerifier: Sendable {
             guard let notBefore = Self.numericDate(notBefore) else { throw .malformedToken }
             guard now + Self.leewaySeconds >= notBefore else { throw .notYetValid }
         }
-        guard claims["iss"]?.stringValue == issuer else { throw .wrongIssuer }
+        guard claims["iss"]?.stringValue == expectedIssuer else { throw .wrongIssuer }
         switch claims["aud"] {
         case .string(let named)? where named == audience: break
         case .array(let audiences)? where audiences.contains(.string(audience)): break

@@ -14,7 +14,8 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "(file)", "not valid YAML or JSON")
         }
         guard let document = root as? [String: Any] else { throw ConfigurationError(field: "(file)", "expected a mapping at the top level") }
-        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers", "stores", "export"], at: "")
+        try checkKeys(document, allowed: ["server", "database", "tenants", "development_issuer", "tracing", "admin", "tiers", "stores",
+                                          "backend_services", "export"], at: "")
 
         let serverNode = try mapping(document["server"], at: "server") ?? [:]
         try checkKeys(serverNode, allowed: ["host", "port", "public_base_url", "cursor_secret", "default_page_size", "maximum_page_size",
@@ -73,6 +74,13 @@ public enum ConfigurationLoader {
         try checkKeys(issuerNode, allowed: ["key_file"], at: "development_issuer")
         let keyFile = try string(issuerNode["key_file"], at: "development_issuer.key_file") ?? "fhir-gateway-data/dev-issuer-key.pem"
         let developmentIssuer = publicBase + "/dev-issuer"
+        let backendNode = try mapping(document["backend_services"], at: "backend_services") ?? [:]
+        try checkKeys(backendNode, allowed: ["signing_key_file"], at: "backend_services")
+        let backendKeyFile = try string(backendNode["signing_key_file"], at: "backend_services.signing_key_file")
+            ?? ((keyFile as NSString).deletingLastPathComponent as NSString).appendingPathComponent("backend-services-key.pem")
+        guard !backendKeyFile.isEmpty, backendKeyFile != keyFile else {
+            throw ConfigurationError(field: "backend_services.signing_key_file", "must be a file path other than development_issuer.key_file")
+        }
 
         let tracing = try parseTracing(document["tracing"])
         let admin = try parseAdmin(document["admin"], server: server, developmentIssuer: developmentIssuer)
@@ -118,6 +126,7 @@ public enum ConfigurationLoader {
         var configuration = GatewayConfiguration(server: server, database: database, tenants: tenants, developmentKeyFile: keyFile, tracing: tracing,
                                                  admin: admin, tiers: tiers)
         configuration.stores = stores
+        configuration.backendSigningKeyFile = backendKeyFile
         configuration.export = try parseExport(document["export"])
         return configuration
     }
@@ -294,7 +303,7 @@ public enum ConfigurationLoader {
     private static let tenantKeys: Set<String> = [
         "slug", "name", "tier", "status", "issuer", "jwks_file", "jwks_url", "audience", "tenant_claim",
         "resource_types", "profile_set", "authorization_endpoint", "token_endpoint", "cors_allowed_origins",
-        "jwks", "limits", "baa", "hospital_claim", "store", "writes_paused",
+        "jwks", "limits", "baa", "hospital_claim", "store", "writes_paused", "backend_clients",
     ]
 
     /// One tenant from a configuration file entry or an admin API body (`allowFiles` false: no
@@ -359,6 +368,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(field: "\(path).store", "must be 'shared' or a store name (lowercase letters, digits, inner hyphens)")
         }
         configuration.writesPaused = try boolean(tenant["writes_paused"], at: "\(path).writes_paused") ?? false
+        configuration.backendClients = try parseBackendClients(tenant["backend_clients"], at: "\(path).backend_clients")
         configuration.hospitalClaim = try string(tenant["hospital_claim"], at: "\(path).hospital_claim")
         if let claim = configuration.hospitalClaim {
             guard (1...64).contains(claim.utf8.count), claim != tenantClaim, !["iss", "sub", "aud", "exp", "nbf", "iat", "scope"].contains(claim) else {

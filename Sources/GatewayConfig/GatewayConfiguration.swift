@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the gateway needs to start, read once at start-up.
 public struct GatewayConfiguration: Sendable {
     public struct Server: Sendable, Equatable {
@@ -126,6 +128,9 @@ public struct GatewayConfiguration: Sendable {
     public var tenants: [TenantConfiguration]
     /// Where the development issuer keeps its signing key (PEM), when any tenant uses it.
     public var developmentKeyFile: String
+    /// The ES384 key (PEM) that signs the tokens of the gateway's own token endpoint (SMART Backend
+    /// Services); made on first start, and the same file must reach every replica.
+    public var backendSigningKeyFile: String
     public var tracing: Tracing
     public var export = Export()
 
@@ -137,11 +142,19 @@ public struct GatewayConfiguration: Sendable {
         self.database = database
         self.tenants = tenants
         self.developmentKeyFile = developmentKeyFile
+        self.backendSigningKeyFile = ((developmentKeyFile as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent("backend-services-key.pem")
         self.tracing = tracing
     }
 
     /// Issuer URL of the built-in development issuer.
     public var developmentIssuer: String { server.publicBaseURL + "/dev-issuer" }
+
+    /// The issuer (`iss`) of the tokens the gateway's own token endpoint issues for `slug`; the
+    /// endpoint is this plus `/token`, its keys this plus `/jwks.json`.
+    public func backendIssuer(slug: String) -> String { Self.backendIssuer(publicBaseURL: server.publicBaseURL, slug: slug) }
+
+    public static func backendIssuer(publicBaseURL: String, slug: String) -> String { "\(publicBaseURL)/\(slug)/auth" }
 
     public func tenant(slug: some StringProtocol) -> TenantConfiguration? {
         tenants.first { $0.slug == slug }

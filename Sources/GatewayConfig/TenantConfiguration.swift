@@ -40,6 +40,8 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var store: String = TenantConfiguration.sharedStore
     /// Set while the tenant moves between stores: writes answer 503 with Retry-After, reads go on.
     public var writesPaused = false
+    /// Systems that get tokens from the gateway's own token endpoint (SMART Backend Services).
+    public var backendClients: [BackendClient] = []
 
     public static let sharedStore = "shared"
 
@@ -59,10 +61,14 @@ public struct TenantConfiguration: Sendable, Equatable {
         self.tenantClaim = tenantClaim
         self.resourceTypes = resourceTypes
         self.profileSet = profileSet
-        let issuerBase = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
-        self.authorizationEndpoint = authorizationEndpoint ?? issuerBase + "/authorize"
-        self.tokenEndpoint = tokenEndpoint ?? issuerBase + "/token"
+        self.authorizationEndpoint = authorizationEndpoint ?? Self.issuerBase(issuer) + "/authorize"
+        self.tokenEndpoint = tokenEndpoint ?? Self.issuerBase(issuer) + "/token"
     }
+
+    private static func issuerBase(_ issuer: String) -> String { issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer }
+
+    /// The token endpoint when none is configured: `<issuer>/token`.
+    public var defaultTokenEndpoint: String { Self.issuerBase(issuer) + "/token" }
 
     /// Resource types the gateway can serve today.
     public static let supportedResourceTypes = [

@@ -50,6 +50,7 @@ public enum TenantDocument {
         document.append("store", tenant.store)
         if tenant.writesPaused { document.append("writes_paused", .bool(true)) }
         if !tenant.limits.isEmpty { document.append("limits", render(tenant.limits)) }
+        if !tenant.backendClients.isEmpty { document.append("backend_clients", .array(tenant.backendClients.map(render))) }
         if let baa = tenant.baa {
             var agreement = JSONObject()
             agreement.append("version", baa.version)
@@ -58,6 +59,18 @@ public enum TenantDocument {
             document.append("baa", .object(agreement))
         }
         return .object(document)
+    }
+
+    public static func render(_ client: BackendClient) -> JSON {
+        var object = JSONObject()
+        object.append("client_id", client.clientID)
+        object.append("name", client.name)
+        switch client.keys {
+        case .url(let url): object.append("jwks_url", url)
+        case .inline(let text): object.append("jwks", (try? JSONParser.parse(text)) ?? .null)
+        }
+        object.append("scopes", .array(client.scopes.map(JSON.string)))
+        return .object(object)
     }
 
     /// A JSON Web Key Set's text in the registry's form (keys sorted), so the same set always

@@ -101,7 +101,7 @@ enum Migrations {
             (9, TenantRegistrySchema.statements(dialect) + (postgres ? TenantRegistrySchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (10, StoredResourceSchema.hospitalStatements(dialect)),
             (11, postgres ? AuditSchema.postgresBatchEnqueueStatements : []),
-            // 12 is the backend clients' assertion ids.
+            (12, ClientAssertionSchema.statements(dialect) + (postgres ? ClientAssertionSchema.postgresSecurityStatements(gatewayRole: role) : [])),
             (13, ExportJobSchema.statements(dialect) + (postgres ? ExportJobSchema.postgresSecurityStatements(gatewayRole: role) : [])),
         ]
     }

@@ -60,5 +60,5 @@ enum TenantRegistrySchema {
 
     /// The gateway's own rows of a tenant, in the order a purge removes them.
     static let tenantTables = ["stored_resource_tokens", "stored_resource_versions", "stored_resources", "audit_pending", "audit_events",
-                               "gateway_export_jobs", "gateway_export_keys", "gateway_export_queue"]
+                               "gateway_export_jobs", "gateway_export_keys", "gateway_export_queue", "gateway_client_assertions"]
 }

@@ -9,7 +9,7 @@ struct FHIRGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhir-gateway",
         abstract: "A tenant-scoped FHIR R4 gateway in front of a hospital management system.",
-        subcommands: [ServeCommand.self, TokenCommand.self, TenantsCommand.self, SeedCommand.self, MigrateCommand.self, AuditCommand.self, ConformanceCommand.self],
+        subcommands: [ServeCommand.self, TokenCommand.self, TenantsCommand.self, ClientsCommand.self, SeedCommand.self, MigrateCommand.self, AuditCommand.self, ConformanceCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 

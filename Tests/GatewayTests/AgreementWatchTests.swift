@@ -12,7 +12,8 @@ import Testing
     @Test func agreementsEndingSoonOrMissingAreLoggedAndCounted() async throws {
         let fixture = try await GatewayFixture.shared(.sqlite)
         let logs = CapturedLogs()
-        let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(), developmentJWKS: "https://fhir.test/dev-issuer/jwks.json")
+        let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(), developmentJWKS: "https://fhir.test/dev-issuer/jwks.json",
+                                        backendIssuer: { "https://fhir.test/\($0)/auth" })
         let verifier = TokenVerifier(developmentIssuer: fixture.developmentIssuer, logger: logs.logger)
         let store = TenantStore(name: "shared", repository: fixture.repository, audit: AuditWriter(repository: fixture.repository))
         let directory = TenantDirectory(configuration: fixture.configuration, documents: documents, verifier: verifier,

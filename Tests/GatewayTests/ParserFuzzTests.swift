@@ -146,6 +146,7 @@ import W3CTraceContext
             #"{"name": "Acme", "tier": "starter", "issuer": "development", "audience": "https://fhir.test/acme/r4", "baa": {"version": "1", "signed": "2026-01-01", "expires": "2027-12-31"}}"#,
             #"{"name": "X", "issuer": "https://idp.x/realms/a", "jwks_url": "https://idp.x/jwks", "audience": "x", "limits": {"read": {"rate": 0.5, "burst": 3}, "concurrent_requests": 9, "stored_resources": {"soft": 1, "hard": 2}}, "hospital_claim": "hospital_ids", "cors_allowed_origins": ["https://app.x"], "resource_types": ["Patient"]}"#,
             #"{"name": "Y", "issuer": "https://idp.y", "audience": "y", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "BB", "kid": "k"}]}, "store": "second", "writes_paused": true}"#,
+            #"{"name": "Z", "issuer": "development", "audience": "z", "backend_clients": [{"client_id": "lab-1", "name": "Lab", "jwks_url": "https://lab.z/jwks", "scopes": ["system/*.rs", "system/Observation.cu?category=laboratory"]}, {"client_id": "ehr", "jwks": {"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "r"}]}, "scopes": ["system/Patient.read"]}]}"#,
         ]
         Self.fuzz("tenant-document", seeds: seeds) { text in
             guard let json = try? JSONParser.parse(text, maximumDepth: 16),
@@ -153,6 +154,46 @@ import W3CTraceContext
             let again = try? TenantDocument.parse(TenantDocument.render(tenant), slug: "acme", developmentIssuer: "https://fhir.test/dev-issuer",
                                                   allowFiles: true)
             #expect(again == tenant, "a tenant renders to a document that parses back to it (seed \(Self.seed)): \(text)")
+        }
+    }
+
+    /// Token endpoint forms and client assertions: a form either parses into a request or is an OAuth
+    /// refusal; a mutated assertion is refused (the genuine one is never among the mutations).
+    @Test func tokenRequestsAndClientAssertions() async throws {
+        let directory = try GatewayFixture.makeDirectory()
+        let yaml = """
+        development_issuer:
+          key_file: \(directory)/dev.pem
+        tenants:
+          - slug: acme
+            issuer: development
+            audience: https://fhir.test/acme/r4
+            backend_clients:
+              - {client_id: lab-engine, jwks: {keys: [\(BackendClientKeys.jwk(ec: BackendClientKeys.ec, kid: "lab-ec").serializedString)]}, scopes: [system/*.rs]}
+        """
+        let tenant = try #require(try ConfigurationLoader.load(yaml: yaml).tenant(slug: "acme"))
+        let audience = "https://fhir.test/acme/auth/token"
+        let genuine = BackendClientKeys.assertion(client: "lab-engine", tokenURL: audience, kid: "lab-ec", alg: "ES384", signer: .es384(BackendClientKeys.ec))
+        let form = BackendClientKeys.form(assertion: genuine)
+        Self.fuzz("token-request", seeds: [form, "grant_type=client_credentials", "scope=a&scope=b", ""]) { text in
+            do {
+                let request = try TokenRequest.parse(text)
+                #expect(!request.assertion.isEmpty)
+            } catch let error as OAuthError {
+                #expect(["invalid_request", "unsupported_grant_type"].contains(error.code), "\(text) (seed \(Self.seed))")
+                #expect(error.status.code == 400)
+            } catch {
+                Issue.record("\(text): \(error) (seed \(Self.seed))")
+            }
+        }
+        let verifier = TokenVerifier(developmentIssuer: nil, logger: testLogger)
+        _ = try await verifier.verifyClientAssertion(genuine, tenant: tenant, audience: audience)
+        var assertions: [String] = []
+        Self.fuzz("client-assertion", seeds: [genuine, "e30.e30.e30"]) { assertions.append($0) }
+        for candidate in assertions.prefix(5000) where candidate != genuine {
+            await #expect(throws: ClientAssertionFailure.self, "\(candidate) (seed \(Self.seed))") {
+                _ = try await verifier.verifyClientAssertion(candidate, tenant: tenant, audience: audience)
+            }
         }
     }
 

@@ -49,6 +49,36 @@ struct PostgresSecurityTests {
         }
     }
 
+    /// The accepted client assertions (schema version 12) follow the same policy: nothing without a
+    /// tenant, nothing of another tenant, no row written for another tenant.
+    @Test func clientAssertionsAreTenantIsolated() async throws {
+        let acme = HMSSeeder.tenantID(slug: "acme"), globex = HMSSeeder.tenantID(slug: "globex")
+        let fixture = try await GatewayFixture.shared(.postgres)
+        let jti = UUID().uuidString
+        #expect(try await fixture.repository.rememberAssertion(tenantID: acme, clientID: "rls-client", jti: jti, until: Int64(Date().timeIntervalSince1970) + 300,
+                                                               now: Int64(Date().timeIntervalSince1970)))
+        try await Self.withGatewayRole { client in
+            try await client.withConnection { connection in
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM gateway_client_assertions"); #expect(value == 0) }
+            }
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(globex), true)", logger: testLogger)
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM gateway_client_assertions WHERE jti = '\(jti)'"); #expect(value == 0) }
+            }
+            try await client.withTransaction(logger: testLogger) { connection in
+                try await connection.query("SELECT set_config('app.tenant_id', \(acme), true)", logger: testLogger)
+                do { let value = try await Self.count(connection, "SELECT count(*) FROM gateway_client_assertions WHERE jti = '\(jti)'"); #expect(value == 1) }
+            }
+            await #expect(throws: (any Error).self, "a row of another tenant is refused by the policy") {
+                try await client.withTransaction(logger: testLogger) { connection in
+                    try await connection.query("SELECT set_config('app.tenant_id', \(globex), true)", logger: testLogger)
+                    try await connection.query("INSERT INTO gateway_client_assertions (tenant_id, client_id, jti, expires_at) VALUES (\(acme)::uuid, 'x', 'y', 0)",
+                                               logger: testLogger)
+                }
+            }
+        }
+    }
+
     @Test func aPooledConnectionCarriesNoTenantIntoTheNextRequest() async throws {
         let acme = HMSSeeder.tenantID(slug: "acme")
         try await Self.withGatewayRole { client in

@@ -13,10 +13,11 @@ struct LimitMiddleware: RouterMiddleware {
     let services: GatewayServices
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let tenant = context.tenant, let interaction = context.interaction else { return try await next(request, context) }
+        guard let tenant = context.tenant, let rateClass = context.interaction.map(Self.rateClass) ?? context.backendEndpoint?.rateClass else {
+            return try await next(request, context)
+        }
         let slug = tenant.configuration.slug
-        let rateClass = Self.rateClass(interaction)
-        if rateClass == .write, tenant.configuration.writesPaused {
+        if rateClass == .write, context.interaction != nil, tenant.configuration.writesPaused {
             throw FHIRError(status: 503, code: .transient, "the tenant is moving to another data store: writes resume in a few seconds",
                             headers: [("Retry-After", "5")])
         }

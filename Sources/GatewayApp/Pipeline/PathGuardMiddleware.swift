@@ -29,6 +29,11 @@ struct PathGuardMiddleware: RouterMiddleware {
             throw FHIRError.badRequest("the path does not name a tenant: use /<tenant>/r4/<resource>")
         case .notFound:
             throw FHIRError.notFound("no FHIR endpoint at this path; use /<tenant>/r4/<resource>")
+        case .backend(let slug, let endpoint):
+            var context = context
+            context.route = (slug, [])
+            context.backendEndpoint = endpoint
+            return try await next(request, context)
         case .tenant(let slug, let rest):
             var context = context
             context.route = (slug, rest)

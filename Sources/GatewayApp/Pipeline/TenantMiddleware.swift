@@ -30,6 +30,12 @@ struct TenantMiddleware: RouterMiddleware {
 
     private func answer(_ request: Request, context: Context, tenant: ResolvedTenant, rest: [String],
                         next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let endpoint = context.backendEndpoint {
+            context.state.update { $0.interaction = endpoint.interaction }
+            var context = context
+            context.tenant = tenant
+            return try await next(request, context)
+        }
         guard let interaction = FHIRInteraction.parse(method: request.method.rawValue, rest: rest) else {
             throw FHIRError.notFound("no FHIR endpoint at this path")
         }

@@ -116,6 +116,7 @@ final class TenantDirectory: Sendable {
             } else if old?.configuration != tenant {
                 verifier.forgetTokens(of: slug)
             }
+            verifier.retainClients(of: slug, Set(tenant.backendClients.map(\.clientID)))
             let sameStore = old?.configuration.store == tenant.store
             guard let tenantNow = resolve(tenant, hmsTenantID: ids[slug] ?? (sameStore ? old?.hmsTenantID : nil)) else {
                 logger.error("tenant names a store this process has not configured; it is not served here", metadata: ["tenant": "\(slug)", "store": "\(tenant.store)"])

@@ -139,6 +139,9 @@ public struct TenantRegistry: Sendable {
                 }
                 tenant.keySource = .inline(text)
             }
+            if let unusable = await Self.unusableClientKeys(tenant) {
+                throw ConfigurationError(field: "tenants[\(index)].\(unusable.field)", unusable.problem)
+            }
             rendered.append((tenant, TenantDocument.render(tenant).serializedString))
         }
         // Only entries that changed since they were last applied are built into updates (and audit
@@ -154,7 +157,7 @@ public struct TenantRegistry: Sendable {
         _ = try await repository.applyConfigurationEntries(updates)
     }
 
-    private func parse(_ document: JSON, slug: String) async throws -> TenantConfiguration {
+    func parse(_ document: JSON, slug: String) async throws -> TenantConfiguration {
         guard TenantConfiguration.isValidSlug(slug) else {
             throw Failure.invalid(field: "slug", problem: "must be 1-63 lowercase letters, digits or inner hyphens")
         }
@@ -173,10 +176,11 @@ public struct TenantRegistry: Sendable {
                 throw Failure.invalid(field: "jwks", problem: error.description)
             }
         }
+        if let unusable = await Self.unusableClientKeys(tenant) { throw Failure.invalid(field: unusable.field, problem: unusable.problem) }
         return tenant
     }
 
-    private func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false,
+    func write(_ tenant: TenantConfiguration, actor: Actor, action: String, mustExist: Bool = false,
                        movingStore: Bool = false) async throws -> (Outcome, TenantConfiguration) {
         let document = TenantDocument.render(tenant).serializedString
         let developmentIssuer = self.developmentIssuer
@@ -199,6 +203,21 @@ public struct TenantRegistry: Sendable {
         }
         guard let entry, !entry.deleted else { throw Failure.notFound }
         return (result.withLock { $0 }, decode(entry) ?? tenant)
+    }
+
+    /// The first backend client whose inline key set the verifier could not use, as a field and a problem.
+    static func unusableClientKeys(_ tenant: TenantConfiguration) async -> (field: String, problem: String)? {
+        for (index, client) in tenant.backendClients.enumerated() {
+            guard case .inline(let text) = client.keys else { continue }
+            do {
+                let keys = try await TenantKeySet.parse(jwks: Array(text.utf8))
+                if let kid = keys.ambiguousKeyIDs.sorted().first { return ("backend_clients[\(index)].jwks", "two keys have kid '\(kid)'") }
+                if keys.keyIDs.isEmpty { return ("backend_clients[\(index)].jwks", "the key set has no signing key") }
+            } catch {
+                return ("backend_clients[\(index)].jwks", error.description)
+            }
+        }
+        return nil
     }
 
     static func digest(_ text: String) -> String {
