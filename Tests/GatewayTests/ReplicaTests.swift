@@ -15,7 +15,7 @@ import Testing
         let port: Int
         let adminPort: Int?
 
-        init(fixture: GatewayFixture, directory: String, name: String, admin: Bool, extra: String = "") throws {
+        init(fixture: GatewayFixture, directory: String, name: String, admin: Bool, extra: String = "", database: String? = nil) throws {
             port = try #require(ObservabilityTests.freePort())
             adminPort = admin ? try #require(ObservabilityTests.freePort()) : nil
             let yaml = """
@@ -27,7 +27,7 @@ import Testing
               replicas: 2
               registry_poll_milliseconds: 500
             database:
-              url: \(StoreKind.postgresURL!)
+              url: \(database ?? StoreKind.postgresURL!)
             development_issuer:
               key_file: \(fixture.directory)/dev-key.pem
             admin:
