@@ -18,6 +18,12 @@ protocol DatabaseBackend: Sendable {
     /// must not race (conditional creates with the same criteria); the locks end with the transaction.
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T
+    /// Streams the rows of `statement` in batches to `body` (which returns false to stop) from a
+    /// server-side cursor in one read-only repeatable-read transaction scoped to `tenantID`, so
+    /// memory stays flat and every batch comes from one snapshot. False when the store has no
+    /// cursors (SQLite): the caller pages with keyset queries instead.
+    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
+                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool
     /// Refreshes planner statistics after bulk loads (seeding), so searches get index plans at once.
     func analyze() async throws
     func isReachable() async -> Bool

@@ -33,7 +33,7 @@ extension HMSQueryBuilder {
     /// A page of an export pass: rows matching any of `filters` (`_typeFilter`, OR-combined; none
     /// means all), last updated in `[since, before)`, of `patients`, after `afterKey`.
     func exportPage(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
-                    afterKey: String?, limit: Int) -> SQLStatement {
+                    afterKey: String?, limit: Int?) -> SQLStatement {
         let keySelected = table.columns.contains(pass.key) ? "" : ", t.\(pass.key.name)"
         var statement = base(select: selectList + keySelected)
         if let kind = pass.encounterKind { statement.append(" AND t.kind = ?", .text(kind)) }
@@ -52,7 +52,8 @@ extension HMSQueryBuilder {
             statement.append(")")
         }
         if let afterKey { statement.append(" AND t.\(unsafeRaw: pass.key.name) > ?", .of(pass.key.kind, afterKey)) }
-        statement.append(" ORDER BY t.\(unsafeRaw: pass.key.name) LIMIT \(max(1, limit))")
+        statement.append(" ORDER BY t.\(unsafeRaw: pass.key.name)")
+        if let limit { statement.append(" LIMIT \(max(1, limit))") }
         return statement
     }
 

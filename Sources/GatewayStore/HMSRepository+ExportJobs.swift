@@ -311,14 +311,22 @@ extension HMSRepository {
 }
 
 extension HMSRepository {
-    /// One page of an export pass under `scope` (its tenant, compartment, granular filters and
-    /// hospitals apply as to any search), in key order after `afterKey`.
-    public func exportPage(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
-                           afterKey: String?, limit: Int, scope: TenantScope) async throws -> [HMSRow] {
-        guard let table = HMSResourceTable.for(pass.resourceType) else { return [] }
-        let statement = HMSQueryBuilder(table: table, scope: scope)
-            .exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: afterKey, limit: limit)
+    /// Streams an export pass under `scope` (its tenant, compartment, granular filters and hospitals
+    /// apply as to any search), in key order after `afterKey`, in batches of `batch` rows, until
+    /// `body` returns false. PostgreSQL reads one server-side cursor; SQLite pages by key.
+    public func exportRows(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
+                           afterKey: String?, batch: Int, scope: TenantScope, _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws {
+        guard let table = HMSResourceTable.for(pass.resourceType) else { return }
+        let builder = HMSQueryBuilder(table: table, scope: scope)
         let columns = table.columns.contains(pass.key) ? table.columns : table.columns + [pass.key]
-        return try await tracked { try await backend.query(statement, columns: columns, tenantID: scope.tenantID) }
+        let whole = builder.exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: afterKey, limit: nil)
+        if try await tracked({ try await backend.streamRows(whole, columns: columns, tenantID: scope.tenantID, batch: batch, body) }) { return }
+        var after = afterKey
+        while true {
+            let page = builder.exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: after, limit: batch)
+            let rows = try await tracked { try await backend.query(page, columns: columns, tenantID: scope.tenantID) }
+            guard !rows.isEmpty, try await body(rows), rows.count == batch, let last = rows.last?.string(pass.key.name) else { return }
+            after = last
+        }
     }
 }

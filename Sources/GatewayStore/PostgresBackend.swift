@@ -281,6 +281,27 @@ final class PostgresBackend: DatabaseBackend {
         }
     }
 
+    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
+                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool {
+        let logger = self.logger
+        try await Self.unwrapped {
+            try await pool.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                    try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+                    let transaction = Transaction(connection: connection, logger: logger)
+                    try await transaction.execute(SQLStatement("DECLARE gw_stream NO SCROLL CURSOR FOR \(statement)"))
+                    let fetch = SQLStatement("FETCH FORWARD \(max(1, batch)) FROM gw_stream")
+                    while true {
+                        let rows = try await transaction.query(fetch, columns: columns)
+                        guard !rows.isEmpty, try await body(rows) else { break }
+                    }
+                }
+            }
+        }
+        return true
+    }
+
     func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws {
         try await owner().query(
             "INSERT INTO tenants (id, slug, name, updated_at) VALUES (\(id)::uuid, \(slug), \(name), \(updatedAt)::timestamptz) ON CONFLICT (slug) DO UPDATE SET name = excluded.name",

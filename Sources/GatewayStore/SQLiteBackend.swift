@@ -187,6 +187,9 @@ final class SQLiteBackend: DatabaseBackend {
         }
     }
 
+    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
+                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool { false }
+
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {
         let writer = self.writer

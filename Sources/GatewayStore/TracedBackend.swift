@@ -44,6 +44,11 @@ struct TracedBackend: DatabaseBackend {
         }
     }
 
+    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
+                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool {
+        try await base.streamRows(statement, columns: columns, tenantID: tenantID, batch: batch, body)
+    }
+
     func migrate() async throws { try await base.migrate() }
     func insert(table: String, columns: [HMSSchema.Column], rows: [[SQLBind]], tenantID: String) async throws {
         try await base.insert(table: table, columns: columns, rows: rows, tenantID: tenantID)

@@ -14,6 +14,7 @@ import Testing
             var limits = configuration.tiers[.enterprise] ?? TenantLimits()
             limits.exportJobs = 2
             limits.exportJobsPerClient = 1
+            limits.export = RateLimit(rate: 0.001, burst: 5)
             configuration.tiers[.enterprise] = limits
         }
     }
@@ -56,6 +57,14 @@ import Testing
             expectStatus(try await client.get(location, token: first), 404)
             expectStatus(try await client.send(location, method: .delete, token: first), 404)
             expectStatus(try await BulkClient(client: client, token: first).kickOff("/acme/r4/$export?_type=Organization"), 202)
+
+            // The export rate (5 at once here) counts kick-offs that could create a job; mistakes do not spend it.
+            let mistake = try await BulkClient(client: client, token: second).kickOff("/acme/r4/$export?_type=Nope")
+            expectStatus(mistake, 400)
+            let throttled = try await BulkClient(client: client, token: third).kickOff("/acme/r4/$export?_type=Organization")
+            expectStatus(throttled, 429)
+            #expect(throttled.body.contains("export rate limit"))
+            #expect(throttled.header("RateLimit-Policy")?.contains("\"export\"") == true)
         }
     }
 }

@@ -51,6 +51,7 @@ struct ExportController {
         let job = HMSRepository.NewExportJob(id: jobID, clientID: client, subject: subject, request: requestURL,
                                              parameters: String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self),
                                              transactionTime: transactionTime)
+        let rateFields = try LimitMiddleware.take(.export, tenant: tenant, services: services)
         let admission = try await tenant.repository.createExportJob(job, scope: scope, tenantCap: tenant.limits.exportJobs ?? 1,
                                                                     clientCap: tenant.limits.exportJobsPerClient ?? 1)
         if case .refused(let reason) = admission {
@@ -60,7 +61,8 @@ struct ExportController {
         worker.wake()
         let outcome = OperationOutcome.resource([OutcomeIssue(severity: .information, code: .informational,
                                                               diagnostics: "export job \(jobID) accepted; poll the Content-Location")])
-        return FHIRResponse.json(outcome, status: .accepted, headers: [("Content-Location", ExportManifest.statusURL(baseURL: tenant.baseURL, jobID: jobID))])
+        return FHIRResponse.json(outcome, status: .accepted,
+                                 headers: [("Content-Location", ExportManifest.statusURL(baseURL: tenant.baseURL, jobID: jobID))] + rateFields)
     }
 
     func status(job jobID: String) async throws -> Response {

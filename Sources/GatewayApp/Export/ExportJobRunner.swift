@@ -15,7 +15,7 @@ struct ExportJobRunner {
     let vault: ExportVault
     let owner: String
 
-    /// Rows read per statement.
+    /// Rows fetched at once.
     static let pageSize = 1000
     /// A checkpoint (progress saved, lease renewed) at most this often while a pass runs.
     static let checkpointSeconds = 1.0
@@ -53,6 +53,20 @@ struct ExportJobRunner {
         services.logger.warning("export job failed", metadata: ["export.job": .string(jobID), "reason": .string(reason)])
     }
 
+    /// What a run changes as it goes: the progress it checkpoints and the file it writes.
+    final class RunState: @unchecked Sendable {
+        var progress: ExportProgress
+        var writer: EncryptedFileWriter?
+        var lastCheckpoint = Date()
+        let started = Date()
+        let exportedAtStart: Int64
+
+        init(progress: ExportProgress) {
+            self.progress = progress
+            exportedAtStart = progress.exported
+        }
+    }
+
     private func run(_ job: HMSRepository.ExportJob, repository: HMSRepository) async throws {
         guard let tenant = services.tenants.all.first(where: { $0.hmsTenantID == job.tenantID }),
               tenant.configuration.status == .active else { throw Failure(reason: "the tenant is not served now") }
@@ -60,51 +74,39 @@ struct ExportJobRunner {
         do { parameters = try JSONDecoder().decode(ExportParameters.self, from: Data(job.parameters.utf8)) } catch {
             throw Failure(reason: "the job's parameters cannot be read")
         }
-        var progress = try job.progress.map { try JSONDecoder().decode(ExportProgress.self, from: Data($0.utf8)) } ?? ExportProgress()
+        let state = RunState(progress: try job.progress.map { try JSONDecoder().decode(ExportProgress.self, from: Data($0.utf8)) } ?? ExportProgress())
         let scope = TenantScope.resumed(parameters.grant)
         let policy = ScopePolicy(scope: scope.scope)
         let (keyID, key) = try await vault.currentKey(tenantID: job.tenantID, repository: repository)
         let passes = parameters.types.flatMap(ExportPass.passes)
-        let fileLimit = Int64(services.configuration.export.fileMegabytes) << 20
         let patients: ExportPatients? = switch parameters.level {
         case .system: nil
         case .patient: parameters.patients.map(ExportPatients.ids)
         case .group(let hospital): parameters.patients.map(ExportPatients.ids) ?? .hospital(hospital)
         }
         let pacing = services.configuration.export.resourcesPerSecond
-        // Paced jobs read smaller pages, so the pace holds within a page too (about two pages a second).
-        let pageSize = pacing.map { min(Self.pageSize, max(1, $0 / 2)) } ?? Self.pageSize
-        let started = Date()
-        let exportedAtStart = progress.exported
-        var lastCheckpoint = Date()
+        // Paced jobs read smaller batches, so the pace holds within a batch too (about two a second).
+        let batch = pacing.map { min(Self.pageSize, max(1, $0 / 2)) } ?? Self.pageSize
 
-        func checkpoint() async throws {
-            let text = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
-            guard try await repository.checkpointExportJob(id: job.id, tenantID: job.tenantID, owner: owner,
-                                                           leaseSeconds: services.configuration.export.leaseSeconds,
-                                                           progress: text, exported: progress.exported) else { throw Stop.leaseLost }
-            lastCheckpoint = Date()
-        }
-
-        if progress.errors == nil, !parameters.ignored.isEmpty {
+        if state.progress.errors == nil, !parameters.ignored.isEmpty {
             let name = "OperationOutcome-1.ndjson"
             let writer = try openWriter(job, name: name, resume: nil, plaintextBytes: 0, key: key, keyID: keyID)
             for message in parameters.ignored {
                 let outcome = OperationOutcome.resource([OutcomeIssue(severity: .warning, code: .notSupported, diagnostics: message)])
                 try writer.append(outcome.serialized + [0x0A])
             }
-            progress.errors = ExportProgress.File(name: name, type: "OperationOutcome", count: Int64(parameters.ignored.count),
-                                                  checkpoint: try writer.finish(), plaintextBytes: writer.plaintextBytes, complete: true)
-            try await checkpoint()
+            state.progress.errors = ExportProgress.File(name: name, type: "OperationOutcome", count: Int64(parameters.ignored.count),
+                                                        checkpoint: try writer.finish(), plaintextBytes: writer.plaintextBytes, complete: true)
+            try await checkpoint(job, state, repository: repository)
         }
 
-        while progress.pass < passes.count {
-            let pass = passes[progress.pass]
+        while state.progress.pass < passes.count {
+            let pass = passes[state.progress.pass]
             let type = pass.resourceType
             // The same decision as a search by the starting token: its compartment and granular filters apply.
             guard let typeScope = try? ScopeAuthorization.scope(scope, policy: policy, access: .search, type: type, baseURL: tenant.baseURL) else {
-                progress.pass += 1
-                progress.afterKey = nil
+                state.progress.pass += 1
+                state.progress.afterKey = nil
                 continue
             }
             var filters: [SearchRequest] = []
@@ -113,81 +115,97 @@ struct ExportJobRunner {
                     throw Failure(reason: "a _typeFilter no longer parses")
                 }
             }
-            var writer: EncryptedFileWriter?
-            if let last = progress.files.last, !last.complete, last.type == type {
-                writer = try openWriter(job, name: last.name, resume: last.checkpoint, plaintextBytes: last.plaintextBytes, key: key, keyID: keyID)
+            if let last = state.progress.files.last, !last.complete, last.type == type {
+                state.writer = try openWriter(job, name: last.name, resume: last.checkpoint, plaintextBytes: last.plaintextBytes, key: key, keyID: keyID)
             }
             let elements = parameters.elements.map { ($0["*"] ?? []) + ($0[type] ?? []) }
-            while true {
+            try await repository.exportRows(pass, filters: filters, since: parameters.since, before: parameters.before, patients: patients,
+                                            afterKey: state.progress.afterKey, batch: batch, scope: typeScope) { rows in
                 if Task.isCancelled {
-                    if let writer { try await save(writer, &progress); writer.abandon() }
-                    try await checkpoint()
+                    try await save(state)
+                    try await checkpoint(job, state, repository: repository)
                     throw Stop.shutdown
                 }
-                let rows = try await repository.exportPage(pass, filters: filters, since: parameters.since, before: parameters.before,
-                                                           patients: patients, afterKey: progress.afterKey, limit: pageSize, scope: typeScope)
-                var lines = [UInt8]()
-                lines.reserveCapacity(rows.count * 1024)
-                for row in rows {
-                    guard appendLine(type: type, row: row, tenant: tenant, elements: elements, into: &lines) else { continue }
-                    if writer == nil {
-                        let name = "\(type)-\(progress.files.filter { $0.type == type }.count + 1).ndjson"
-                        writer = try openWriter(job, name: name, resume: nil, plaintextBytes: 0, key: key, keyID: keyID)
-                        progress.files.append(ExportProgress.File(name: name, type: type, count: 0, checkpoint: .init(bytes: 0, records: 0),
-                                                                  plaintextBytes: 0, complete: false))
-                    }
-                    try writer?.append(lines)
-                    lines.removeAll(keepingCapacity: true)
-                    progress.files[progress.files.count - 1].count += 1
-                    progress.exported += 1
-                    if let open = writer, open.plaintextBytes >= fileLimit {
-                        progress.files[progress.files.count - 1].checkpoint = try open.finish()
-                        progress.files[progress.files.count - 1].plaintextBytes = open.plaintextBytes
-                        progress.files[progress.files.count - 1].complete = true
-                        writer = nil
-                    }
-                }
-                if let last = rows.last {
-                    // Pages must move forward, or a job would write the same rows for ever.
-                    guard let key = last.string(pass.key.name), key > (progress.afterKey ?? "") else {
-                        throw Failure(reason: "the export could not page through \(type)")
-                    }
-                    progress.afterKey = key
-                }
-                let passDone = rows.count < pageSize
-                if passDone {
-                    if let open = writer, passIsLastOfType(passes, progress.pass) {
-                        progress.files[progress.files.count - 1].checkpoint = try open.finish()
-                        progress.files[progress.files.count - 1].plaintextBytes = open.plaintextBytes
-                        progress.files[progress.files.count - 1].complete = true
-                        writer = nil
-                    } else if let open = writer {
-                        try await save(open, &progress)
-                        open.abandon()
-                        writer = nil
-                    }
-                    progress.pass += 1
-                    progress.afterKey = nil
-                    try await checkpoint()
-                    break
-                }
-                if Date().timeIntervalSince(lastCheckpoint) >= Self.checkpointSeconds {
-                    if let open = writer { try await save(open, &progress) }
-                    try await checkpoint()
+                try write(rows, pass: pass, job: job, tenant: tenant, elements: elements, state: state, key: key, keyID: keyID)
+                if Date().timeIntervalSince(state.lastCheckpoint) >= Self.checkpointSeconds {
+                    try await save(state)
+                    try await checkpoint(job, state, repository: repository)
                 }
                 if let pacing {
-                    let due = Double(progress.exported - exportedAtStart) / Double(pacing) - Date().timeIntervalSince(started)
+                    let due = Double(state.progress.exported - state.exportedAtStart) / Double(pacing) - Date().timeIntervalSince(state.started)
                     if due > 0 { try? await Task.sleep(for: .milliseconds(Int(due * 1000))) }
                 }
+                return true
+            }
+            // The pass is done. Encounter's two passes share one file series: its file ends after the last.
+            if let open = state.writer {
+                if passIsLastOfType(passes, state.progress.pass) {
+                    try finish(open, state)
+                } else {
+                    try await save(state)
+                    open.abandon()
+                }
+                state.writer = nil
+            }
+            state.progress.pass += 1
+            state.progress.afterKey = nil
+            try await checkpoint(job, state, repository: repository)
+        }
+        try await complete(job, tenant: tenant, parameters: parameters, progress: state.progress, repository: repository, scope: scope)
+    }
+
+    /// Appends one batch to the type's current file (opening or splitting files as needed) and moves the key on.
+    private func write(_ rows: [HMSRow], pass: ExportPass, job: HMSRepository.ExportJob, tenant: ResolvedTenant, elements: [String]?,
+                       state: RunState, key: SymmetricKey, keyID: String) throws {
+        let fileLimit = Int64(services.configuration.export.fileMegabytes) << 20
+        var line = [UInt8]()
+        line.reserveCapacity(4096)
+        for row in rows {
+            line.removeAll(keepingCapacity: true)
+            guard appendLine(type: pass.resourceType, row: row, tenant: tenant, elements: elements, into: &line) else { continue }
+            if state.writer == nil {
+                let name = "\(pass.resourceType)-\(state.progress.files.filter { $0.type == pass.resourceType }.count + 1).ndjson"
+                state.writer = try openWriter(job, name: name, resume: nil, plaintextBytes: 0, key: key, keyID: keyID)
+                state.progress.files.append(ExportProgress.File(name: name, type: pass.resourceType, count: 0, checkpoint: .init(bytes: 0, records: 0),
+                                                                plaintextBytes: 0, complete: false))
+            }
+            try state.writer?.append(line)
+            state.progress.files[state.progress.files.count - 1].count += 1
+            state.progress.exported += 1
+            if let open = state.writer, open.plaintextBytes >= fileLimit {
+                try finish(open, state)
+                state.writer = nil
             }
         }
-        try await complete(job, tenant: tenant, parameters: parameters, progress: progress, repository: repository, scope: scope)
+        if let last = rows.last {
+            // Batches must move forward, or a job would write the same rows for ever.
+            guard let next = last.string(pass.key.name), next != state.progress.afterKey else {
+                throw Failure(reason: "the export could not page through \(pass.resourceType)")
+            }
+            state.progress.afterKey = next
+        }
+    }
+
+    /// Saves progress and renews the lease; stops the run when the job was cancelled or taken over.
+    private func checkpoint(_ job: HMSRepository.ExportJob, _ state: RunState, repository: HMSRepository) async throws {
+        let text = String(decoding: try JSONEncoder().encode(state.progress), as: UTF8.self)
+        guard try await repository.checkpointExportJob(id: job.id, tenantID: job.tenantID, owner: owner,
+                                                       leaseSeconds: services.configuration.export.leaseSeconds,
+                                                       progress: text, exported: state.progress.exported) else { throw Stop.leaseLost }
+        state.lastCheckpoint = Date()
+    }
+
+    private func finish(_ writer: EncryptedFileWriter, _ state: RunState) throws {
+        state.progress.files[state.progress.files.count - 1].checkpoint = try writer.finish()
+        state.progress.files[state.progress.files.count - 1].plaintextBytes = writer.plaintextBytes
+        state.progress.files[state.progress.files.count - 1].complete = true
     }
 
     /// Seals what the open file has pending and records its committed length.
-    private func save(_ writer: EncryptedFileWriter, _ progress: inout ExportProgress) async throws {
-        progress.files[progress.files.count - 1].checkpoint = try writer.checkpoint()
-        progress.files[progress.files.count - 1].plaintextBytes = writer.plaintextBytes
+    private func save(_ state: RunState) async throws {
+        guard let writer = state.writer else { return }
+        state.progress.files[state.progress.files.count - 1].checkpoint = try writer.checkpoint()
+        state.progress.files[state.progress.files.count - 1].plaintextBytes = writer.plaintextBytes
     }
 
     /// Encounter is read in two passes that share one file series; the file ends after the last.

@@ -21,17 +21,7 @@ struct LimitMiddleware: RouterMiddleware {
             throw FHIRError(status: 503, code: .transient, "the tenant is moving to another data store: writes resume in a few seconds",
                             headers: [("Retry-After", "5")])
         }
-        var fields: [(String, String)] = []
-        if let limit = tenant.limits.rate(rateClass) {
-            let decision = services.limiter.take(slug: slug, rateClass: rateClass, limit: limit)
-            fields = Self.fields(rateClass, decision)
-            guard decision.allowed else {
-                services.metrics.throttled(tenant: slug, limit: rateClass.rawValue)
-                throw FHIRError(status: 429, code: .throttled,
-                                "The tenant's \(rateClass.rawValue) rate limit is reached (\(Self.describe(limit, replicas: services.limiter.replicas))); retry after \(decision.reset) s",
-                                headers: [("Retry-After", String(decision.reset))] + fields)
-            }
-        }
+        let fields = try Self.take(rateClass, tenant: tenant, services: services)
         let maximum = tenant.limits.concurrentRequests ?? Int.max
         guard services.limiter.enter(slug: slug, maximum: maximum) else {
             services.metrics.throttled(tenant: slug, limit: "concurrency")
@@ -48,7 +38,8 @@ struct LimitMiddleware: RouterMiddleware {
             response = try await next(request, context)
         }
         for (name, value) in fields {
-            if let field = HTTPField.Name(name) { response.headers[field] = value }
+            // A controller's own limit (the export rate of a kick-off) speaks for itself.
+            if let field = HTTPField.Name(name), response.headers[field] == nil { response.headers[field] = value }
         }
         return response
     }
@@ -57,9 +48,25 @@ struct LimitMiddleware: RouterMiddleware {
         switch interaction {
         case .search: .search
         case .create, .update, .bundle, .validate: .write
-        case .export: .export
+        // A kick-off spends the export budget only once it is valid and about to create a job (ExportController).
         default: .read
         }
+    }
+
+    /// Takes one request from the tenant's `rateClass` bucket: the rate-limit fields for the answer,
+    /// or a 429 `throttled` refusal carrying them and `Retry-After`.
+    static func take(_ rateClass: TenantLimits.RateClass, tenant: ResolvedTenant, services: GatewayServices) throws(FHIRError) -> [(String, String)] {
+        guard let limit = tenant.limits.rate(rateClass) else { return [] }
+        let slug = tenant.configuration.slug
+        let decision = services.limiter.take(slug: slug, rateClass: rateClass, limit: limit)
+        let fields = Self.fields(rateClass, decision)
+        guard decision.allowed else {
+            services.metrics.throttled(tenant: slug, limit: rateClass.rawValue)
+            throw FHIRError(status: 429, code: .throttled,
+                            "The tenant's \(rateClass.rawValue) rate limit is reached (\(Self.describe(limit, replicas: services.limiter.replicas))); retry after \(decision.reset) s",
+                            headers: [("Retry-After", String(decision.reset))] + fields)
+        }
+        return fields
     }
 
     /// draft-ietf-httpapi-ratelimit-headers: the policy (quota `q` per window `w` seconds) and the
