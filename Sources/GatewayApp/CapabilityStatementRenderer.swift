@@ -8,8 +8,8 @@ import HMSMapping
 /// Renders each tenant's CapabilityStatement from `capability/CapabilityStatement.template.json`
 /// and from the tables the gateway enforces (``SearchRegistry``), so it declares only what works.
 struct CapabilityStatementRenderer: Sendable {
-    static let softwareVersion = "0.2.0"
-    static let releaseDate = "2026-11-25"
+    static let softwareVersion = "0.3.0"
+    static let releaseDate = "2026-11-30"
 
     struct Rendered: Sendable {
         let full: JSON
@@ -51,7 +51,8 @@ struct CapabilityStatementRenderer: Sendable {
     private func substitute(_ value: JSON, values: [String: String], tenant: TenantConfiguration) -> JSON {
         switch value {
         case .string("{{rest.resource}}"):
-            return .array((tenant.resourceTypes + ["AuditEvent"]).map { resourceEntry($0, tenant: tenant) })
+            let groups = tenant.resourceTypes.contains("Patient") ? [Self.groupEntry] : []
+            return .array((tenant.resourceTypes + ["AuditEvent"]).map { resourceEntry($0, tenant: tenant) } + groups)
         case .string("{{tenant.cors}}"):
             return .bool(!tenant.corsAllowedOrigins.isEmpty)
         case .string("{{rest.interaction}}"):
@@ -76,6 +77,14 @@ struct CapabilityStatementRenderer: Sendable {
             return value
         }
     }
+
+    /// Groups exist for `$export` only: each HMS hospital is the Group of the patients registered there.
+    static let groupEntry = JSON.object([
+        "type": .string("Group"),
+        "profile": .string("http://hl7.org/fhir/StructureDefinition/Group"),
+        "documentation": .string("Each hospital is a Group of the patients registered there; its id is the hospital's Organization id. Only $export is supported on Groups."),
+        "operation": .array([.object(["name": .string("export"), "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export")])]),
+    ])
 
     private func resourceEntry(_ type: String, tenant: TenantConfiguration) -> JSON {
         var entry = JSONObject()
@@ -106,10 +115,14 @@ struct CapabilityStatementRenderer: Sendable {
             item.append("type", parameter.type.rawValue)
             return .object(item)
         }))
+        var operations: [JSON] = []
         if writable {
-            entry.append("operation", .array([.object(["name": .string("validate"),
-                                                         "definition": .string("http://hl7.org/fhir/OperationDefinition/Resource-validate")])]))
+            operations.append(.object(["name": .string("validate"), "definition": .string("http://hl7.org/fhir/OperationDefinition/Resource-validate")]))
         }
+        if type == "Patient" {
+            operations.append(.object(["name": .string("export"), "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export")]))
+        }
+        if !operations.isEmpty { entry.append("operation", .array(operations)) }
         return .object(entry)
     }
 

@@ -20,8 +20,17 @@ import Testing
             }
             let acmeTypes = resources(acme).compactMap { $0["type"] as? String }
             let globexTypes = resources(globex).compactMap { $0["type"] as? String }
-            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport", "AuditEvent"])
-            #expect(globexTypes == ["Patient", "Practitioner", "Encounter", "Organization", "AuditEvent"])
+            #expect(acmeTypes == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization", "Observation", "DiagnosticReport", "AuditEvent", "Group"])
+            #expect(globexTypes == ["Patient", "Practitioner", "Encounter", "Organization", "AuditEvent", "Group"])
+            // Bulk Data: system, Patient and Group exports are declared; a Group is a hospital's registered patients.
+            #expect((acme.json["instantiates"] as? [String]) == ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"])
+            let systemOperations = (((acme.json["rest"] as? [[String: Any]])?.first)?["operation"] as? [[String: Any]]) ?? []
+            #expect(systemOperations.contains { $0["definition"] as? String == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export" })
+            let group = try #require(resources(acme).first { $0["type"] as? String == "Group" })
+            #expect((group["documentation"] as? String)?.contains("registered") == true)
+            #expect(((group["operation"] as? [[String: Any]])?.first?["definition"] as? String)?.hasSuffix("group-export") == true)
+            let patientOperations = (resources(acme).first { $0["type"] as? String == "Patient" }?["operation"] as? [[String: Any]]) ?? []
+            #expect(patientOperations.contains { ($0["definition"] as? String)?.hasSuffix("patient-export") == true })
             let acmePatient = try #require(resources(acme).first { $0["type"] as? String == "Patient" })
             #expect((acmePatient["supportedProfile"] as? [String]) == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"])
             let globexPatient = try #require(resources(globex).first { $0["type"] as? String == "Patient" })

@@ -16,6 +16,7 @@ enum EmbeddedResources {
   "publisher": "{{tenant.name}}",
   "description": "The FHIR R4 API that {{tenant.name}} serves from its hospital management system through fhir-gateway. Every request is confined to this tenant.",
   "kind": "instance",
+  "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
   "software": {
     "name": "fhir-gateway",
     "version": "{{software.version}}"
@@ -29,7 +30,7 @@ enum EmbeddedResources {
   "rest": [
     {
       "mode": "server",
-      "documentation": "Read and search of HMS records mapped to FHIR; create, update, history and transactions for the lab results partners post. Bearer tokens from the tenant's issuer are required for every data interaction; searches page with opaque, sealed cursors.",
+      "documentation": "Read and search of HMS records mapped to FHIR; create, update, history and transactions for the lab results partners post; Bulk Data $export (system, Patient and Group level; each hospital is a Group of its registered patients). Bearer tokens from the tenant's issuer are required for every data interaction; searches page with opaque, sealed cursors.",
       "security": {
         "extension": [
           {
@@ -56,7 +57,14 @@ enum EmbeddedResources {
         "description": "Tokens are verified with the keys of {{tenant.name}}'s issuer ({{tenant.issuer}}); the '{{tenant.tenant_claim}}' claim must name this tenant."
       },
       "resource": "{{rest.resource}}",
-      "interaction": "{{rest.interaction}}"
+      "interaction": "{{rest.interaction}}",
+      "operation": [
+        {
+          "name": "export",
+          "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+          "documentation": "Asynchronous (Prefer: respond-async); NDJSON files of at most the configured size, one type per file, kept for the configured retention. A job and its files belong to the client and subject that started it."
+        }
+      ]
     }
   ]
 }
