@@ -197,6 +197,38 @@ import W3CTraceContext
         }
     }
 
+    /// `$export` kick-off parameters: every accepted set stays within its bounds and survives the
+    /// round trip through the job's stored JSON.
+    @Test func exportKickOffParameters() throws {
+        let patient = UUID().uuidString.lowercased()
+        let seeds = [
+            "_type=Patient,Observation&_since=2026-01-01T00:00:00Z&_typeFilter=Observation%3Fcode%3Dhttp://loinc.org%7C718-7",
+            "_outputFormat=application/fhir%2Bndjson&_elements=Patient.name,birthDate&_until=2026-06-01T12:00:00%2B02:00",
+            "patient=Patient/\(patient)&patient=https://fhir.test/acme/r4/Patient/\(patient)&_type=Encounter",
+            "_typeFilter=Encounter%3Fstatus%3Dfinished,Encounter%3Fdate%3Dge2024&includeAssociatedData=x", "_type=&_type=,,", "",
+        ]
+        let now = Int64(Date().timeIntervalSince1970)
+        let grant = TenantScope.Grant(slug: "acme", tenantID: patient, subject: "s", clientID: "c", scope: "system/*.rs", patient: nil,
+                                      fhirUser: nil, hospitals: nil)
+        let scope = TenantScope.resumed(grant)
+        try Self.fuzz("export-kick-off", seeds: seeds) { text in
+            guard let pairs = try? QueryString.parse(text) else { return }
+            for (level, lenient) in [(ExportParameters.Level.system, false), (.patient, true), (.group(patient), false)] {
+                do {
+                    let parsed = try ExportParameters.parse(level: level, pairs: pairs, servedTypes: TenantConfiguration.supportedResourceTypes,
+                                                            baseURL: "https://fhir.test/acme/r4", scope: scope, lenient: lenient,
+                                                            now: now, transactionTime: now - 1)
+                    #expect(!parsed.types.isEmpty && Set(parsed.types).isSubset(of: TenantConfiguration.supportedResourceTypes), "\(text) (seed \(Self.seed))")
+                    #expect(parsed.before <= now && (parsed.patients?.count ?? 0) <= ExportParameters.maximumPatients)
+                    let stored = try JSONEncoder().encode(parsed)
+                    #expect(try JSONDecoder().decode(ExportParameters.self, from: stored) == parsed, "\(text) (seed \(Self.seed))")
+                } catch let error as FHIRError {
+                    #expect([400, 403].contains(error.status), "\(text): \(error.status) (seed \(Self.seed))")
+                }
+            }
+        }
+    }
+
     @Test func jsonBodiesAndStructuralValidation() {
         let seeds = [
             LabFixtures.observation(patient: "0b3c1f8e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"),

@@ -44,7 +44,8 @@ struct ExportController {
         let now = Int64(Date().timeIntervalSince1970)
         // Resources of the second the job starts in are left to the next export (`_since` = this time).
         let transactionTime = now - 1
-        let parameters = try ExportParameters.parse(level: level, pairs: pairs, tenant: tenant, scope: scope,
+        let parameters = try ExportParameters.parse(level: level, pairs: pairs, servedTypes: tenant.configuration.resourceTypes,
+                                                    baseURL: tenant.baseURL, scope: scope,
                                                     lenient: prefer["handling"] == "lenient", now: now, transactionTime: transactionTime)
         let jobID = UUID().uuidString.lowercased()
         let requestURL = services.configuration.server.publicBaseURL + request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")

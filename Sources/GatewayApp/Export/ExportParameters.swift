@@ -35,8 +35,9 @@ struct ExportParameters: Codable, Sendable, Equatable {
     static let maximumPatients = 1000
     static let maximumTypeFilters = 50
 
-    /// Reads a kick-off's parameters (query, or a `Parameters` body for POST) for `tenant`.
-    static func parse(level: Level, pairs: [(String, String)], tenant: ResolvedTenant, scope: TenantScope, lenient: Bool,
+    /// Reads a kick-off's parameters (query, or a `Parameters` body for POST) for a tenant serving
+    /// `servedTypes` at `baseURL`.
+    static func parse(level: Level, pairs: [(String, String)], servedTypes: [String], baseURL: String, scope: TenantScope, lenient: Bool,
                       now: Int64, transactionTime: Int64) throws(FHIRError) -> ExportParameters {
         var ignored: [String] = []
         func reject(_ message: String, _ expression: String) throws(FHIRError) {
@@ -80,7 +81,7 @@ struct ExportParameters: Codable, Sendable, Equatable {
         }
 
         let compartmentOnly = level != .system
-        let served = tenant.configuration.resourceTypes.filter { TenantConfiguration.supportedResourceTypes.contains($0) }
+        let served = servedTypes.filter { TenantConfiguration.supportedResourceTypes.contains($0) }
         let policy = ScopePolicy(scope: scope.scope)
         var types: [String] = []
         if let requestedTypes {
@@ -120,7 +121,7 @@ struct ExportParameters: Codable, Sendable, Equatable {
                 try reject("_typeFilter names '\(type.prefix(64))', which this export does not include", "_typeFilter")
                 continue
             }
-            _ = try searchRequest(type: type, query: query, baseURL: tenant.baseURL)
+            _ = try searchRequest(type: type, query: query, baseURL: baseURL)
             typeFilters[type, default: []].append(query)
         }
 
@@ -131,7 +132,7 @@ struct ExportParameters: Codable, Sendable, Equatable {
             }
             var ids: [String] = []
             for reference in patientReferences {
-                guard let local = LocalReference.parse(reference, baseURL: tenant.baseURL), local.type == "Patient",
+                guard let local = LocalReference.parse(reference, baseURL: baseURL), local.type == "Patient",
                       let uuid = HMSIdentifier.normalizedUUID(local.id) else {
                     throw FHIRError.badRequest("'patient' must reference a Patient of this tenant (Patient/<id>)", code: .value, expression: ["patient"])
                 }
