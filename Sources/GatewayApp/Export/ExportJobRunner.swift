@@ -20,7 +20,7 @@ struct ExportJobRunner {
     /// A checkpoint (progress saved, lease renewed) at most this often while a pass runs.
     static let checkpointSeconds = 1.0
 
-    enum Stop: Error { case leaseLost, shutdown }
+    enum Stop: Error { case leaseLost }
 
     struct Failure: Error { let reason: String }
 
@@ -35,11 +35,13 @@ struct ExportJobRunner {
             try await run(job, repository: repository)
         } catch Stop.leaseLost {
             logger.notice("export job stopped: cancelled or taken over", metadata: ["export.job": .string(jobID)])
-        } catch Stop.shutdown {
-            try? await repository.releaseExportJob(id: jobID, owner: owner)
-            logger.notice("export job paused for shutdown; another replica resumes it", metadata: ["export.job": .string(jobID)])
         } catch let failure as Failure {
             await fail(jobID: jobID, tenantID: tenantID, repository: repository, reason: failure.reason)
+        } catch where Task.isCancelled {
+            // Shutting down (a database call may see the cancellation first): hand the job over now, not when the lease runs out.
+            let owner = self.owner
+            await Task.detached { try? await repository.releaseExportJob(id: jobID, owner: owner) }.value
+            logger.notice("export job paused for shutdown; another replica resumes it", metadata: ["export.job": .string(jobID)])
         } catch {
             // A store outage or a storage error: the job stays claimed until its lease runs out, then any replica retries it.
             logger.error("export job interrupted", metadata: ["export.job": .string(jobID), "error": .string(String(describing: type(of: error)))])
@@ -124,7 +126,7 @@ struct ExportJobRunner {
                 if Task.isCancelled {
                     try await save(state)
                     try await checkpoint(job, state, repository: repository)
-                    throw Stop.shutdown
+                    throw CancellationError()
                 }
                 try write(rows, pass: pass, job: job, tenant: tenant, elements: elements, state: state, key: key, keyID: keyID)
                 if Date().timeIntervalSince(state.lastCheckpoint) >= Self.checkpointSeconds {
