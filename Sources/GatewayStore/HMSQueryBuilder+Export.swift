@@ -8,6 +8,8 @@ public enum ExportPatients: Sendable, Equatable {
     case ids([String])
     /// The patients registered at one hospital (a Group).
     case hospital(String)
+    /// Those of the named patients (normalised UUIDs) who are registered at the hospital (a Group with `patient`).
+    case hospitalPatients(String, [String])
 }
 
 /// One pass of an export over one table, in key order.
@@ -71,6 +73,10 @@ extension HMSQueryBuilder {
             if table.resourceType == "Patient" { return SQLStatement(" AND t.hospital_id = ?", [.uuid(hospital)]) }
             return SQLStatement(" AND t.patient_id IN (SELECT p.id FROM patients p WHERE p.tenant_id = ? AND p.hospital_id = ?)",
                                 [.uuid(scope.tenantID), .uuid(hospital)])
+        case .hospitalPatients(let hospital, let ids):
+            var statement = patientCondition(.ids(ids))
+            statement.append(patientCondition(.hospital(hospital)))
+            return statement
         }
     }
 }

@@ -216,6 +216,27 @@ import Testing
             #expect(groupPatients == (try await Self.count(client, "acme", "Patient", before: transactionTime.addingTimeInterval(1), token: token,
                                                             extra: "&organization=\(hospital)")))
 
+            // A Group with a `patient` list: only the listed patients who are the Group's members.
+            let member = try #require(try await client.get("/acme/r4/Patient?organization=\(hospital)&_count=1", token: token).matchIDs.first)
+            let outsider = try #require(try await client.get("/acme/r4/Patient?organization=\(GatewayFixture.hospitalID("acme", 1))&_count=1",
+                                                             token: token).matchIDs.first)
+            let listed = """
+            {"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Patient,Encounter"},
+              {"name":"patient","valueReference":{"reference":"Patient/\(member)"}},{"name":"patient","valueReference":{"reference":"Patient/\(outsider)"}}]}
+            """
+            let listedKickOff = try await bulk.kickOff("/acme/r4/Group/\(hospital)/$export", method: .post, body: listed)
+            expectStatus(listedKickOff, 202, "\(listedKickOff.body)")
+            let listedDone = try await bulk.finish(try #require(listedKickOff.header("Content-Location")))
+            var owners: Set<String> = []
+            for output in listedDone.json["output"] as? [[String: Any]] ?? [] {
+                for line in try await bulk.download(try #require(output["url"] as? String)).1 {
+                    let resource = line.jsonObject
+                    owners.insert(resource["resourceType"] as? String == "Patient" ? "Patient/\(resource["id"] as? String ?? "")"
+                                  : ((resource["subject"] as? [String: Any])?["reference"] as? String) ?? "")
+                }
+            }
+            #expect(owners == ["Patient/\(member)"], "the outsider is not a member of the Group")
+
             // _typeFilter: the search a client would run, OR-combined for one type.
             let filtered = try await bulk.export("/acme/r4/$export?_type=Encounter&_typeFilter=Encounter%3Fstatus%3Dfinished,Encounter%3Fstatus%3Dcancelled")
             let statuses = Set(filtered.files.flatMap(\.lines).compactMap { $0.jsonObject["status"] as? String })

@@ -52,6 +52,7 @@ struct ExportJobRunner {
         let expires = Int64(Date().timeIntervalSince1970 * 1000) + Int64(services.configuration.export.retentionHours) * 3_600_000
         _ = try? await repository.finishExportJob(id: jobID, tenantID: tenantID, owner: owner, status: "failed", progress: nil, manifest: nil,
                                                   failure: reason, exported: 0, expiresAt: expires)
+        services.metrics.exportEnded(tenant: slug(ofTenant: tenantID), outcome: "failed")
         services.logger.warning("export job failed", metadata: ["export.job": .string(jobID), "reason": .string(reason)])
     }
 
@@ -62,10 +63,13 @@ struct ExportJobRunner {
         var lastCheckpoint = Date()
         let started = Date()
         let exportedAtStart: Int64
+        /// Resources already counted in metrics (by this run).
+        var counted: Int64
 
         init(progress: ExportProgress) {
             self.progress = progress
             exportedAtStart = progress.exported
+            counted = progress.exported
         }
     }
 
@@ -84,7 +88,7 @@ struct ExportJobRunner {
         let patients: ExportPatients? = switch parameters.level {
         case .system: nil
         case .patient: parameters.patients.map(ExportPatients.ids)
-        case .group(let hospital): parameters.patients.map(ExportPatients.ids) ?? .hospital(hospital)
+        case .group(let hospital): parameters.patients.map { .hospitalPatients(hospital, $0) } ?? .hospital(hospital)
         }
         let pacing = services.configuration.export.resourcesPerSecond
         // Paced jobs read smaller batches, so the pace holds within a batch too (about two a second).
@@ -195,6 +199,15 @@ struct ExportJobRunner {
                                                        leaseSeconds: services.configuration.export.leaseSeconds,
                                                        progress: text, exported: state.progress.exported) else { throw Stop.leaseLost }
         state.lastCheckpoint = Date()
+        if state.progress.exported > state.counted {
+            services.metrics.exported(tenant: slug(ofTenant: job.tenantID), resources: state.progress.exported - state.counted)
+            state.counted = state.progress.exported
+        }
+    }
+
+    /// The tenant's slug for metrics (its HMS id when it is no longer served).
+    private func slug(ofTenant tenantID: String) -> String {
+        services.tenants.all.first { $0.hmsTenantID == tenantID }?.configuration.slug ?? tenantID
     }
 
     private func finish(_ writer: EncryptedFileWriter, _ state: RunState) throws {
@@ -251,6 +264,7 @@ struct ExportJobRunner {
                                    resourceType: nil, resultCount: nil, authFailure: nil, route: nil, traceID: nil, scope: scope)
         try? await tenant.audit.append(AuditEventBuilder.record(tenantID: job.tenantID, record: record, status: 200, scope: scope,
                                                                 subjects: subjects, query: nil, address: nil))
+        services.metrics.exportEnded(tenant: tenant.configuration.slug, outcome: "completed")
         services.logger.info("export job completed", metadata: ["export.job": .string(job.id), "tenant": .string(tenant.configuration.slug),
                                                                  "export.resources": .stringConvertible(progress.exported)])
     }

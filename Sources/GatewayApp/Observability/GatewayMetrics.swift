@@ -23,6 +23,8 @@ final class GatewayMetrics: Sendable {
         static let tenants = "fhir_gateway_tenants"
         static let agreementsExpiring = "fhir_gateway_tenant_agreements_expiring"
         static let agreementsNotInForce = "fhir_gateway_tenant_agreements_not_in_force"
+        static let exportJobs = "fhir_gateway_export_jobs_total"
+        static let exportResources = "fhir_gateway_export_resources_total"
     }
 
     static let help: [String: String] = [
@@ -38,6 +40,8 @@ final class GatewayMetrics: Sendable {
         Series.tenants: "Tenants in the registry this process serves.",
         Series.agreementsExpiring: "Active tenants whose business associate agreement ends within 30 days.",
         Series.agreementsNotInForce: "Active tenants without a business associate agreement in force (their PHI routes answer 403).",
+        Series.exportJobs: "Bulk Data export jobs this process ended, by tenant and outcome (completed, failed).",
+        Series.exportResources: "Resources written to export files by this process, by tenant.",
     ]
 
     /// Resource types with a label of their own; any other becomes `other` (`{type}` in span names).
@@ -101,6 +105,10 @@ final class GatewayMetrics: Sendable {
 
     func storageQuota(tenant: String, level: String) { increment(Series.quotaWarnings, [("tenant", tenant), ("level", level)]) }
 
+    func exportEnded(tenant: String, outcome: String) { increment(Series.exportJobs, [("tenant", tenant), ("outcome", outcome)]) }
+
+    func exported(tenant: String, resources: Int64) { increment(Series.exportResources, [("tenant", tenant)], by: resources) }
+
     func tenants(count: Int, agreementsExpiring: Int, agreementsNotInForce: Int) {
         tenantCount.record(count)
         self.agreementsExpiring.record(agreementsExpiring)
@@ -108,7 +116,7 @@ final class GatewayMetrics: Sendable {
     }
 
     /// A counter of `series` with label values from fixed sets (tenant slugs and names chosen here).
-    private func increment(_ series: String, _ dimensions: [(String, String)]) {
+    private func increment(_ series: String, _ dimensions: [(String, String)], by amount: Int64 = 1) {
         let key = [series] + dimensions.map(\.1)
         let factory = self.factory
         let counter = handles.withLock { handles in
@@ -118,7 +126,7 @@ final class GatewayMetrics: Sendable {
                 return made
             }()
         }
-        counter.increment()
+        counter.increment(by: amount)
     }
 
     func started() { inFlight.increment() }
