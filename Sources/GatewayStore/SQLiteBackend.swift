@@ -92,6 +92,14 @@ final class SQLiteBackend: DatabaseBackend {
         }
     }
 
+    /// Ends the writer's open transaction even when the calling task is cancelled: the driver
+    /// refuses work for a cancelled task, and a ROLLBACK left undone would leave the one writer
+    /// connection inside the transaction, so that every later BEGIN failed.
+    private func rollBack() async {
+        let writer = self.writer
+        await Task.detached { _ = try? await writer.query("ROLLBACK", []) }.value
+    }
+
     func migrate() async throws {
         _ = try await writer.query("BEGIN IMMEDIATE", [])
         do {
@@ -103,7 +111,7 @@ final class SQLiteBackend: DatabaseBackend {
             }
             _ = try await writer.query("COMMIT", [])
         } catch {
-            _ = try? await writer.query("ROLLBACK", [])
+            await rollBack()
             throw error
         }
     }
@@ -128,7 +136,7 @@ final class SQLiteBackend: DatabaseBackend {
             }
             _ = try await writer.query("COMMIT", [])
         } catch {
-            _ = try? await writer.query("ROLLBACK", [])
+            await rollBack()
             throw error
         }
     }
@@ -200,7 +208,7 @@ final class SQLiteBackend: DatabaseBackend {
                 _ = try await writer.query("COMMIT", [])
                 return result
             } catch {
-                _ = try? await writer.query("ROLLBACK", [])
+                await rollBack()
                 throw error
             }
         }
