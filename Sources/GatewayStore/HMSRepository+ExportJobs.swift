@@ -247,6 +247,20 @@ extension HMSRepository {
         }
     }
 
+    /// Extends the lease while `owner` holds the job and it runs; false when it does not any more.
+    public func renewExportLease(id: String, owner: String, leaseSeconds: Int) async throws -> Bool {
+        let until = Self.nowMilliseconds() + Int64(leaseSeconds) * 1000
+        return try await tracked {
+            try await backend.withWriteTransaction(tenantID: Self.adminChainTenantID, lockKeys: []) { transaction in
+                try await !transaction.query("""
+                    UPDATE gateway_export_queue SET lease_until = \(SQLBind.integer(until))
+                     WHERE job_id = \(SQLBind.uuid(id)) AND lease_owner = \(SQLBind.text(owner)) AND state = 'running'
+                    RETURNING job_id
+                    """, columns: [HMSColumn("job_id", .uuid)]).isEmpty
+            }
+        }
+    }
+
     /// Gives the job up at once (a replica shutting down), so another replica resumes it without waiting for the lease.
     public func releaseExportJob(id: String, owner: String) async throws {
         try await tracked {

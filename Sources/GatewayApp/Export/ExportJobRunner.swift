@@ -8,6 +8,7 @@ import GatewayConfig
 import GatewayStore
 import HMSMapping
 import Logging
+import Synchronization
 
 /// Runs one export job from where its last checkpoint left it, writing encrypted NDJSON files.
 struct ExportJobRunner {
@@ -32,7 +33,12 @@ struct ExportJobRunner {
                 try await repository.removeExportJob(id: jobID, tenantID: tenantID)
                 return
             }
-            try await run(job, repository: repository)
+            // The lease is renewed on its own schedule too: a statement slower than the lease (the first fetch of a
+            // very large type sorts it) must not let a second replica start writing the same files.
+            let lease = LeaseHold()
+            let heartbeat = Task { await keepLease(jobID: job.id, repository: repository, held: lease) }
+            defer { heartbeat.cancel() }
+            try await run(job, repository: repository, lease: lease)
         } catch Stop.leaseLost {
             logger.notice("export job stopped: cancelled or taken over", metadata: ["export.job": .string(jobID)])
         } catch let failure as Failure {
@@ -48,12 +54,33 @@ struct ExportJobRunner {
         }
     }
 
+    /// Renews the job's lease a few times per lease period until cancelled; clears `held` when the job
+    /// was taken over or cancelled (the run then stops before writing more).
+    private func keepLease(jobID: String, repository: HMSRepository, held: LeaseHold) async {
+        let seconds = services.configuration.export.leaseSeconds
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(seconds * 1000 / 3))
+            guard !Task.isCancelled else { return }
+            if (try? await repository.renewExportLease(id: jobID, owner: owner, leaseSeconds: seconds)) == false {
+                held.lose()
+                return
+            }
+        }
+    }
+
     private func fail(jobID: String, tenantID: String, repository: HMSRepository, reason: String) async {
         let expires = Int64(Date().timeIntervalSince1970 * 1000) + Int64(services.configuration.export.retentionHours) * 3_600_000
         _ = try? await repository.finishExportJob(id: jobID, tenantID: tenantID, owner: owner, status: "failed", progress: nil, manifest: nil,
                                                   failure: reason, exported: 0, expiresAt: expires)
         services.metrics.exportEnded(tenant: slug(ofTenant: tenantID), outcome: "failed")
         services.logger.warning("export job failed", metadata: ["export.job": .string(jobID), "reason": .string(reason)])
+    }
+
+    /// Whether this replica still holds the job's lease, as the heartbeat last found.
+    final class LeaseHold: Sendable {
+        private let held = Atomic<Bool>(true)
+        var isHeld: Bool { held.load(ordering: .relaxed) }
+        func lose() { held.store(false, ordering: .relaxed) }
     }
 
     /// What a run changes as it goes: the progress it checkpoints and the file it writes.
@@ -73,7 +100,7 @@ struct ExportJobRunner {
         }
     }
 
-    private func run(_ job: HMSRepository.ExportJob, repository: HMSRepository) async throws {
+    private func run(_ job: HMSRepository.ExportJob, repository: HMSRepository, lease: LeaseHold) async throws {
         guard let tenant = services.tenants.all.first(where: { $0.hmsTenantID == job.tenantID }),
               tenant.configuration.status == .active else { throw Failure(reason: "the tenant is not served now") }
         let parameters: ExportParameters
@@ -127,6 +154,7 @@ struct ExportJobRunner {
             let elements = parameters.elements.map { ($0["*"] ?? []) + ($0[type] ?? []) }
             try await repository.exportRows(pass, filters: filters, since: parameters.since, before: parameters.before, patients: patients,
                                             afterKey: state.progress.afterKey, batch: batch, scope: typeScope) { rows in
+                guard lease.isHeld else { throw Stop.leaseLost }
                 if Task.isCancelled {
                     try await save(state)
                     try await checkpoint(job, state, repository: repository)
