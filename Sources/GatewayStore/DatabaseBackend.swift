@@ -18,18 +18,23 @@ protocol DatabaseBackend: Sendable {
     /// must not race (conditional creates with the same criteria); the locks end with the transaction.
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T
-    /// Streams the rows of `statement` in batches to `body` (which returns false to stop) from a
-    /// server-side cursor in one read-only repeatable-read transaction scoped to `tenantID`, so
-    /// memory stays flat and every batch comes from one snapshot. False when the store has no
-    /// cursors (SQLite): the caller pages with keyset queries instead.
-    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
-                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool
+    /// Runs `body` in one read-only repeatable-read transaction scoped to `tenantID`, whose
+    /// session streams statements through server-side cursors: every statement of it reads the
+    /// same snapshot, and memory stays flat. The session is nil when the store has no cursors
+    /// (SQLite): the caller pages with keyset queries instead.
+    func withReadSnapshot<T: Sendable>(tenantID: String, _ body: @Sendable ((any CursorSession)?) async throws -> T) async throws -> T
     /// Refreshes planner statistics after bulk loads (seeding), so searches get index plans at once.
     func analyze() async throws
     func isReachable() async -> Bool
     /// Runs until cancelled (connection pools that need a run loop), then closes.
     func run() async
     func close() async
+}
+
+/// Statements read through server-side cursors inside one snapshot (``DatabaseBackend/withReadSnapshot``).
+protocol CursorSession: Sendable {
+    /// Streams the rows of `statement` in batches to `body`, which returns false to stop.
+    func stream(_ statement: SQLStatement, columns: [HMSColumn], batch: Int, _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws
 }
 
 /// A database failure; its message is for operators' logs only, never for responses.

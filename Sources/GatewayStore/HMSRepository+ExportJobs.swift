@@ -25,6 +25,8 @@ extension HMSRepository {
         public let exported: Int64
         public let expiresAt: Int64?
         public let lastPollAt: Int64?
+        /// Epoch milliseconds of the kick-off.
+        public let createdAt: Int64
     }
 
     public struct NewExportJob: Sendable {
@@ -62,9 +64,9 @@ extension HMSRepository {
         HMSColumn("id", .uuid), HMSColumn("tenant_id", .uuid), HMSColumn("client_id", .text), HMSColumn("subject", .text),
         HMSColumn("status", .text), HMSColumn("request", .text), HMSColumn("parameters", .text), HMSColumn("transaction_time", .integer),
         HMSColumn("progress", .text), HMSColumn("manifest", .text), HMSColumn("failure", .text), HMSColumn("exported", .integer),
-        HMSColumn("expires_at", .integer), HMSColumn("last_poll_at", .integer),
+        HMSColumn("expires_at", .integer), HMSColumn("last_poll_at", .integer), HMSColumn("created_at", .integer),
     ]
-    static let exportJobSelect = "SELECT id, tenant_id, client_id, subject, status, request, parameters, transaction_time, progress, manifest, failure, exported, expires_at, last_poll_at FROM gateway_export_jobs"
+    static let exportJobSelect = "SELECT id, tenant_id, client_id, subject, status, request, parameters, transaction_time, progress, manifest, failure, exported, expires_at, last_poll_at, created_at FROM gateway_export_jobs"
 
     static func exportJob(_ row: HMSRow) -> ExportJob? {
         guard let id = row.string("id"), let tenantID = row.string("tenant_id"), let clientID = row.string("client_id"),
@@ -73,7 +75,7 @@ extension HMSRepository {
         return ExportJob(id: id, tenantID: tenantID, clientID: clientID, subject: subject, status: status, request: request,
                          parameters: parameters, transactionTime: transactionTime, progress: row.string("progress"),
                          manifest: row.string("manifest"), failure: row.string("failure"), exported: row.integer("exported") ?? 0,
-                         expiresAt: row.integer("expires_at"), lastPollAt: row.integer("last_poll_at"))
+                         expiresAt: row.integer("expires_at"), lastPollAt: row.integer("last_poll_at"), createdAt: row.integer("created_at") ?? 0)
     }
 
     /// Job states that count against the caps and that a replica may run.
@@ -261,6 +263,19 @@ extension HMSRepository {
         }
     }
 
+    /// Leaves the job for `seconds` (this replica cannot run it yet), then to whichever replica claims it.
+    public func postponeExportJob(id: String, owner: String, seconds: Int) async throws {
+        let until = Self.nowMilliseconds() + Int64(seconds) * 1000
+        try await tracked {
+            try await backend.withWriteTransaction(tenantID: Self.adminChainTenantID, lockKeys: []) { transaction in
+                try await transaction.execute("""
+                    UPDATE gateway_export_queue SET lease_until = \(SQLBind.integer(until))
+                     WHERE job_id = \(SQLBind.uuid(id)) AND lease_owner = \(SQLBind.text(owner)) AND state = 'running'
+                    """)
+            }
+        }
+    }
+
     /// Gives the job up at once (a replica shutting down), so another replica resumes it without waiting for the lease.
     public func releaseExportJob(id: String, owner: String) async throws {
         try await tracked {
@@ -324,23 +339,55 @@ extension HMSRepository {
     }
 }
 
-extension HMSRepository {
+/// One snapshot of a tenant's data that an export run reads all its passes from (PostgreSQL: one
+/// read-only repeatable-read transaction with a server-side cursor per pass; SQLite: key-ordered pages).
+public struct ExportSnapshot: Sendable {
+    let repository: HMSRepository
+    let session: (any CursorSession)?
+
     /// Streams an export pass under `scope` (its tenant, compartment, granular filters and hospitals
     /// apply as to any search), in key order after `afterKey`, in batches of `batch` rows, until
-    /// `body` returns false. PostgreSQL reads one server-side cursor; SQLite pages by key.
-    public func exportRows(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
-                           afterKey: String?, batch: Int, scope: TenantScope, _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws {
+    /// `body` returns false.
+    public func rows(_ pass: ExportPass, filters: [SearchRequest], since: Int64?, before: Int64, patients: ExportPatients?,
+                     afterKey: String?, batch: Int, scope: TenantScope, _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws {
         guard let table = HMSResourceTable.for(pass.resourceType) else { return }
         let builder = HMSQueryBuilder(table: table, scope: scope)
         let columns = table.columns.contains(pass.key) ? table.columns : table.columns + [pass.key]
-        let whole = builder.exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: afterKey, limit: nil)
-        if try await tracked({ try await backend.streamRows(whole, columns: columns, tenantID: scope.tenantID, batch: batch, body) }) { return }
+        if let session {
+            let whole = builder.exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: afterKey, limit: nil)
+            try await repository.tracked { try await session.stream(whole, columns: columns, batch: batch, body) }
+            return
+        }
         var after = afterKey
         while true {
             let page = builder.exportPage(pass, filters: filters, since: since, before: before, patients: patients, afterKey: after, limit: batch)
-            let rows = try await tracked { try await backend.query(page, columns: columns, tenantID: scope.tenantID) }
+            let rows = try await repository.tracked { try await repository.backend.query(page, columns: columns, tenantID: scope.tenantID) }
             guard !rows.isEmpty, try await body(rows), rows.count == batch, let last = rows.last?.string(pass.key.name) else { return }
             after = last
+        }
+    }
+}
+
+extension HMSRepository {
+    /// Runs `body` with one snapshot of `tenantID`'s data (see ``ExportSnapshot``).
+    public func withExportSnapshot<T: Sendable>(tenantID: String, _ body: @Sendable (ExportSnapshot) async throws -> T) async throws -> T {
+        try await backend.withReadSnapshot(tenantID: tenantID) { session in try await body(ExportSnapshot(repository: self, session: session)) }
+    }
+
+    /// Sets the instant a job reads as of, when its first run starts (fenced by the lease like a checkpoint).
+    public func startExportJob(id: String, tenantID: String, owner: String, transactionTime: Int64) async throws -> Bool {
+        try await tracked {
+            try await backend.withWriteTransaction(tenantID: tenantID, lockKeys: []) { transaction in
+                let held = try await transaction.query("""
+                    SELECT job_id FROM gateway_export_queue WHERE job_id = \(SQLBind.uuid(id)) AND lease_owner = \(SQLBind.text(owner)) AND state = 'running'
+                    """, columns: [HMSColumn("job_id", .uuid)])
+                guard !held.isEmpty else { return false }
+                try await transaction.execute("""
+                    UPDATE gateway_export_jobs SET transaction_time = \(SQLBind.integer(transactionTime)), status = 'running'
+                     WHERE tenant_id = \(SQLBind.uuid(tenantID)) AND id = \(SQLBind.uuid(id)) AND status IN ('queued', 'running')
+                    """)
+                return true
+            }
         }
     }
 }

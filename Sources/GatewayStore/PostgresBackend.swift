@@ -281,25 +281,37 @@ final class PostgresBackend: DatabaseBackend {
         }
     }
 
-    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
-                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool {
+    func withReadSnapshot<T: Sendable>(tenantID: String, _ body: @Sendable ((any CursorSession)?) async throws -> T) async throws -> T {
         let logger = self.logger
-        try await Self.unwrapped {
+        return try await Self.unwrapped {
             try await pool.withConnection { connection in
                 try await connection.withTransaction(logger: logger) { connection in
                     try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
                     try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-                    let transaction = Transaction(connection: connection, logger: logger)
-                    try await transaction.execute(SQLStatement("DECLARE gw_stream NO SCROLL CURSOR FOR \(statement)"))
-                    let fetch = SQLStatement("FETCH FORWARD \(max(1, batch)) FROM gw_stream")
-                    while true {
-                        let rows = try await transaction.query(fetch, columns: columns)
-                        guard !rows.isEmpty, try await body(rows) else { break }
-                    }
+                    return try await body(Cursors(transaction: Transaction(connection: connection, logger: logger)))
                 }
             }
         }
-        return true
+    }
+
+    /// Cursors of one snapshot transaction, each closed when its stream ends.
+    final class Cursors: CursorSession, @unchecked Sendable {
+        let transaction: Transaction
+        private var opened = 0
+
+        init(transaction: Transaction) { self.transaction = transaction }
+
+        func stream(_ statement: SQLStatement, columns: [HMSColumn], batch: Int, _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws {
+            opened += 1
+            let name = "gw_stream_\(opened)"
+            try await transaction.execute(SQLStatement("DECLARE \(unsafeRaw: name) NO SCROLL CURSOR FOR \(statement)"))
+            let fetch = SQLStatement("FETCH FORWARD \(max(1, batch)) FROM \(unsafeRaw: name)")
+            while true {
+                let rows = try await transaction.query(fetch, columns: columns)
+                guard !rows.isEmpty, try await body(rows) else { break }
+            }
+            try await transaction.execute(SQLStatement("CLOSE \(unsafeRaw: name)"))
+        }
     }
 
     func upsertTenant(id: String, slug: String, name: String, updatedAt: String) async throws {

@@ -195,8 +195,9 @@ final class SQLiteBackend: DatabaseBackend {
         }
     }
 
-    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
-                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool { false }
+    func withReadSnapshot<T: Sendable>(tenantID: String, _ body: @Sendable ((any CursorSession)?) async throws -> T) async throws -> T {
+        try await body(nil)
+    }
 
     func withWriteTransaction<T: Sendable>(tenantID: String, lockKeys: [String],
                                            _ body: @Sendable (any DatabaseTransaction) async throws -> T) async throws -> T {

@@ -44,9 +44,8 @@ struct TracedBackend: DatabaseBackend {
         }
     }
 
-    func streamRows(_ statement: SQLStatement, columns: [HMSColumn], tenantID: String, batch: Int,
-                    _ body: @Sendable ([HMSRow]) async throws -> Bool) async throws -> Bool {
-        try await base.streamRows(statement, columns: columns, tenantID: tenantID, batch: batch, body)
+    func withReadSnapshot<T: Sendable>(tenantID: String, _ body: @Sendable ((any CursorSession)?) async throws -> T) async throws -> T {
+        try await base.withReadSnapshot(tenantID: tenantID, body)
     }
 
     func migrate() async throws { try await base.migrate() }

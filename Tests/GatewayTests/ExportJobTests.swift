@@ -67,4 +67,50 @@ import Testing
             #expect(throttled.header("RateLimit-Policy")?.contains("\"export\"") == true)
         }
     }
+
+    /// A job reads as of one instant, fixed when it starts: a result posted while it runs is not in
+    /// it (the next export with `_since` = its transaction time has it), and the manifest says when.
+    @Test func aJobReadsAsOfTheInstantItStarted() async throws {
+        let fixture = try await Self.pacedFixture()
+        let writer = fixture.token("acme", scope: LabWriteTests.writer)
+        let reader = fixture.token("acme", claims: ["azp": .string("ehr-snapshot")])
+        try await fixture.withClient { client in
+            let patient = GatewayFixture.patientID("acme", 4)
+            var before: Set<String> = []
+            for code in ["718-7", "789-8"] {
+                let posted = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient, code: code), token: writer)
+                before.insert(try #require(posted.json["id"] as? String))
+            }
+            // A job reads as of the last whole second before it starts.
+            try await Task.sleep(for: .milliseconds(1100))
+            let bulk = BulkClient(client: client, token: reader)
+            let kickOff = try await bulk.kickOff("/acme/r4/$export?_type=Patient,Encounter,Observation")
+            expectStatus(kickOff, 202)
+            let location = relative(try #require(kickOff.header("Content-Location")))
+            // Wait until the job runs (its instant is fixed), then write.
+            var running = false
+            for _ in 0..<20 where !running {
+                try await Task.sleep(for: .milliseconds(2100))
+                running = (try await client.get(location, token: reader).header("X-Progress") ?? "").hasPrefix("running")
+            }
+            #expect(running)
+            let late = try await LabWriteTests.post(client, "acme", "Observation", LabFixtures.observation(patient: patient, code: "4544-3"), token: writer)
+            let lateID = try #require(late.json["id"] as? String)
+            let done = try await bulk.finish("https://fhir.test" + location)
+            expectStatus(done, 200)
+            let transactionTime = try #require(ExportTests.instant(done.json["transactionTime"] as? String ?? ""))
+            let lastUpdated = try #require(ExportTests.instant(((late.json["meta"] as? [String: Any])?["lastUpdated"] as? String) ?? ""))
+            #expect(transactionTime < lastUpdated, "the late result was written after the job's instant")
+            var exported: Set<String> = []
+            for output in done.json["output"] as? [[String: Any]] ?? [] where output["type"] as? String == "Observation" {
+                for line in try await bulk.download(try #require(output["url"] as? String)).1 { exported.insert(line.jsonObject["id"] as? String ?? "") }
+            }
+            #expect(before.isSubset(of: exported))
+            #expect(!exported.contains(lateID))
+            // The next export from that instant has it.
+            let next = try await BulkClient(client: client, token: fixture.token("acme", claims: ["azp": .string("ehr-next")]))
+                .export("/acme/r4/$export?_type=Observation&_since=\(ExportTests.iso(transactionTime))")
+            #expect(next.files.flatMap(\.lines).contains { $0.jsonObject["id"] as? String == lateID })
+        }
+    }
 }

@@ -217,9 +217,10 @@ import W3CTraceContext
                 do {
                     let parsed = try ExportParameters.parse(level: level, pairs: pairs, servedTypes: TenantConfiguration.supportedResourceTypes,
                                                             baseURL: "https://fhir.test/acme/r4", scope: scope, lenient: lenient,
-                                                            now: now, transactionTime: now - 1)
+                                                            now: now)
                     #expect(!parsed.types.isEmpty && Set(parsed.types).isSubset(of: TenantConfiguration.supportedResourceTypes), "\(text) (seed \(Self.seed))")
-                    #expect(parsed.before <= now && (parsed.patients?.count ?? 0) <= ExportParameters.maximumPatients)
+                    #expect((parsed.until ?? now) <= now && parsed.before(transactionTime: now - 1) <= now)
+                    #expect((parsed.patients?.count ?? 0) <= ExportParameters.maximumPatients)
                     let stored = try JSONEncoder().encode(parsed)
                     #expect(try JSONDecoder().decode(ExportParameters.self, from: stored) == parsed, "\(text) (seed \(Self.seed))")
                 } catch let error as FHIRError {

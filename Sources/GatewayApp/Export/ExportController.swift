@@ -42,16 +42,14 @@ struct ExportController {
             level = .group(hospital)
         }
         let now = Int64(Date().timeIntervalSince1970)
-        // Resources of the second the job starts in are left to the next export (`_since` = this time).
-        let transactionTime = now - 1
         let parameters = try ExportParameters.parse(level: level, pairs: pairs, servedTypes: tenant.configuration.resourceTypes,
                                                     baseURL: tenant.baseURL, scope: scope,
-                                                    lenient: prefer["handling"] == "lenient", now: now, transactionTime: transactionTime)
+                                                    lenient: prefer["handling"] == "lenient", now: now)
         let jobID = UUID().uuidString.lowercased()
         let requestURL = services.configuration.server.publicBaseURL + request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
         let job = HMSRepository.NewExportJob(id: jobID, clientID: client, subject: subject, request: requestURL,
                                              parameters: String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self),
-                                             transactionTime: transactionTime)
+                                             transactionTime: now - 1)  // replaced by the snapshot's instant when the job starts
         let rateFields = try LimitMiddleware.take(.export, tenant: tenant, services: services)
         let admission = try await tenant.repository.createExportJob(job, scope: scope, tenantCap: tenant.limits.exportJobs ?? 1,
                                                                     clientCap: tenant.limits.exportJobsPerClient ?? 1)

@@ -21,7 +21,7 @@ struct ExportJobRunner {
     /// A checkpoint (progress saved, lease renewed) at most this often while a pass runs.
     static let checkpointSeconds = 1.0
 
-    enum Stop: Error { case leaseLost }
+    enum Stop: Error { case leaseLost, postponed }
 
     struct Failure: Error { let reason: String }
 
@@ -41,6 +41,8 @@ struct ExportJobRunner {
             try await run(job, repository: repository, lease: lease)
         } catch Stop.leaseLost {
             logger.notice("export job stopped: cancelled or taken over", metadata: ["export.job": .string(jobID)])
+        } catch Stop.postponed {
+            logger.info("export job postponed: its tenant is not served here now", metadata: ["export.job": .string(jobID)])
         } catch let failure as Failure {
             await fail(jobID: jobID, tenantID: tenantID, repository: repository, reason: failure.reason)
         } catch where Task.isCancelled {
@@ -102,7 +104,14 @@ struct ExportJobRunner {
 
     private func run(_ job: HMSRepository.ExportJob, repository: HMSRepository, lease: LeaseHold) async throws {
         guard let tenant = services.tenants.all.first(where: { $0.hmsTenantID == job.tenantID }),
-              tenant.configuration.status == .active else { throw Failure(reason: "the tenant is not served now") }
+              tenant.configuration.status == .active else {
+            // A replica that has not yet read a new tenant from the registry, or a tenant suspended for now: the job waits.
+            guard Int64(Date().timeIntervalSince1970 * 1000) - job.createdAt < Int64(services.configuration.export.retentionHours) * 3_600_000 else {
+                throw Failure(reason: "the tenant has not been served since the export was started")
+            }
+            try await repository.postponeExportJob(id: job.id, owner: owner, seconds: 10)
+            throw Stop.postponed
+        }
         let parameters: ExportParameters
         do { parameters = try JSONDecoder().decode(ExportParameters.self, from: Data(job.parameters.utf8)) } catch {
             throw Failure(reason: "the job's parameters cannot be read")
@@ -120,6 +129,17 @@ struct ExportJobRunner {
         let pacing = services.configuration.export.resourcesPerSecond
         // Paced jobs read smaller batches, so the pace holds within a batch too (about two a second).
         let batch = pacing.map { min(Self.pageSize, max(1, $0 / 2)) } ?? Self.pageSize
+        // A job's first run fixes the instant it reads as of: the last whole second before its snapshot is taken (what
+        // was written in the current second may still be committing; the next export, `_since` this instant, has it).
+        // A resumed run keeps it.
+        var transactionTime = job.transactionTime
+        if job.progress == nil {
+            transactionTime = Int64(Date().timeIntervalSince1970) - 1
+            guard try await repository.startExportJob(id: job.id, tenantID: job.tenantID, owner: owner, transactionTime: transactionTime) else {
+                throw Stop.leaseLost
+            }
+        }
+        let before = parameters.before(transactionTime: transactionTime)
 
         if state.progress.errors == nil, !parameters.ignored.isEmpty {
             let name = "OperationOutcome-1.ndjson"
@@ -133,6 +153,7 @@ struct ExportJobRunner {
             try await checkpoint(job, state, repository: repository)
         }
 
+        try await repository.withExportSnapshot(tenantID: job.tenantID) { snapshot in
         while state.progress.pass < passes.count {
             let pass = passes[state.progress.pass]
             let type = pass.resourceType
@@ -152,8 +173,8 @@ struct ExportJobRunner {
                 state.writer = try openWriter(job, name: last.name, resume: last.checkpoint, plaintextBytes: last.plaintextBytes, key: key, keyID: keyID)
             }
             let elements = parameters.elements.map { ($0["*"] ?? []) + ($0[type] ?? []) }
-            try await repository.exportRows(pass, filters: filters, since: parameters.since, before: parameters.before, patients: patients,
-                                            afterKey: state.progress.afterKey, batch: batch, scope: typeScope) { rows in
+            try await snapshot.rows(pass, filters: filters, since: parameters.since, before: before, patients: patients,
+                                    afterKey: state.progress.afterKey, batch: batch, scope: typeScope) { rows in
                 guard lease.isHeld else { throw Stop.leaseLost }
                 if Task.isCancelled {
                     try await save(state)
@@ -185,7 +206,9 @@ struct ExportJobRunner {
             state.progress.afterKey = nil
             try await checkpoint(job, state, repository: repository)
         }
-        try await complete(job, tenant: tenant, parameters: parameters, progress: state.progress, repository: repository, scope: scope)
+        }
+        try await complete(job, transactionTime: transactionTime, tenant: tenant, parameters: parameters, progress: state.progress,
+                           repository: repository, scope: scope)
     }
 
     /// Appends one batch to the type's current file (opening or splitting files as needed) and moves the key on.
@@ -278,10 +301,11 @@ struct ExportJobRunner {
         return true
     }
 
-    private func complete(_ job: HMSRepository.ExportJob, tenant: ResolvedTenant, parameters: ExportParameters, progress: ExportProgress,
+    private func complete(_ job: HMSRepository.ExportJob, transactionTime: Int64, tenant: ResolvedTenant, parameters: ExportParameters, progress: ExportProgress,
                           repository: HMSRepository, scope: TenantScope) async throws {
         let expires = Int64(Date().timeIntervalSince1970 * 1000) + Int64(services.configuration.export.retentionHours) * 3_600_000
-        let manifest = ExportManifest.render(job: job, parameters: parameters, progress: progress, baseURL: tenant.baseURL)
+        let manifest = ExportManifest.render(job: job, transactionTime: transactionTime, parameters: parameters, progress: progress,
+                                             baseURL: tenant.baseURL)
         let text = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
         guard try await repository.finishExportJob(id: job.id, tenantID: job.tenantID, owner: owner, status: "completed", progress: text,
                                                    manifest: manifest.serializedString, failure: nil, exported: progress.exported,

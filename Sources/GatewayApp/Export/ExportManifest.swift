@@ -3,12 +3,13 @@ import GatewayStore
 
 /// The completion manifest of Bulk Data 2.0: one output entry per file (one type per file).
 enum ExportManifest {
-    static func render(job: HMSRepository.ExportJob, parameters: ExportParameters, progress: ExportProgress, baseURL: String) -> JSON {
+    static func render(job: HMSRepository.ExportJob, transactionTime: Int64, parameters: ExportParameters, progress: ExportProgress,
+                       baseURL: String) -> JSON {
         func entry(_ file: ExportProgress.File) -> JSON {
             .object(["type": .string(file.type), "url": .string(fileURL(baseURL: baseURL, jobID: job.id, file: file.name)), "count": .int(Int(file.count))])
         }
         var manifest = JSONObject()
-        manifest.append("transactionTime", CivilTime.isoInstant(epochSeconds: job.transactionTime))
+        manifest.append("transactionTime", CivilTime.isoInstant(epochSeconds: transactionTime))
         manifest.append("request", job.request)
         manifest.append("requiresAccessToken", .bool(true))
         manifest.append("output", .array(progress.files.filter { $0.count > 0 }.map(entry)))

@@ -18,8 +18,8 @@ struct ExportParameters: Codable, Sendable, Equatable {
     var types: [String]
     /// Epoch seconds: resources last updated at or after it (`_since`).
     var since: Int64?
-    /// Epoch seconds: resources last updated before it (`_until`, capped by the transaction time).
-    var before: Int64
+    /// Epoch seconds of `_until`: resources last updated after it are left out (the transaction time caps it too).
+    var until: Int64?
     /// `_typeFilter` queries by type (`code=...&date=...`), OR-combined within a type.
     var typeFilters: [String: [String]]
     /// Normalised Patient ids from `patient` (Patient- and Group-level exports).
@@ -35,10 +35,13 @@ struct ExportParameters: Codable, Sendable, Equatable {
     static let maximumPatients = 1000
     static let maximumTypeFilters = 50
 
+    /// The exclusive upper bound of `lastUpdated` for a run reading as of `transactionTime` (whole seconds).
+    func before(transactionTime: Int64) -> Int64 { min(transactionTime, until ?? transactionTime) + 1 }
+
     /// Reads a kick-off's parameters (query, or a `Parameters` body for POST) for a tenant serving
     /// `servedTypes` at `baseURL`.
     static func parse(level: Level, pairs: [(String, String)], servedTypes: [String], baseURL: String, scope: TenantScope, lenient: Bool,
-                      now: Int64, transactionTime: Int64) throws(FHIRError) -> ExportParameters {
+                      now: Int64) throws(FHIRError) -> ExportParameters {
         var ignored: [String] = []
         func reject(_ message: String, _ expression: String) throws(FHIRError) {
             if lenient { ignored.append(message) } else { throw FHIRError.badRequest(message, code: .value, expression: [expression]) }
@@ -153,8 +156,7 @@ struct ExportParameters: Codable, Sendable, Equatable {
             elements?[type, default: []].append(element)
         }
 
-        let cap = transactionTime + 1
-        return ExportParameters(level: level, types: types, since: since, before: min(cap, until.map { $0 + 1 } ?? cap), typeFilters: typeFilters,
+        return ExportParameters(level: level, types: types, since: since, until: until, typeFilters: typeFilters,
                                 patients: patients, elements: elements, ignored: ignored, grant: scope.grant)
     }
 
