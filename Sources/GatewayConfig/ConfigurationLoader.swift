@@ -267,7 +267,7 @@ public enum ConfigurationLoader {
         if let file = try string(node["key_encryption_key_file"], at: "export.key_encryption_key_file") { export.keyEncryptionKeyFile = file }
         let bounded: [(String, WritableKeyPath<GatewayConfiguration.Export, Int>, ClosedRange<Int>)] = [
             ("file_megabytes", \.fileMegabytes, 1...4096), ("retention_hours", \.retentionHours, 1...720), ("lease_seconds", \.leaseSeconds, 2...3600),
-            ("workers", \.workers, 1...64), ("poll_seconds", \.pollSeconds, 1...600),
+            ("workers", \.workers, 0...64), ("poll_seconds", \.pollSeconds, 1...600),
         ]
         for (key, path, range) in bounded {
             guard let number = try integer(node[key], at: "export.\(key)") else { continue }

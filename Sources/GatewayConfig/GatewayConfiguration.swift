@@ -104,7 +104,7 @@ public struct GatewayConfiguration: Sendable {
         public var retentionHours: Int = 24
         /// A running job's lease: another replica resumes a job whose replica stopped renewing it for this long.
         public var leaseSeconds: Int = 30
-        /// Jobs one replica runs at once.
+        /// Jobs one replica runs at once; 0: this replica serves the API and runs no jobs.
         public var workers: Int = 2
         /// The `Retry-After` given to pollers; a poll sooner than that after the previous one is refused with 429.
         public var pollSeconds: Int = 2

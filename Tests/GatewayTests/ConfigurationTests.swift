@@ -65,6 +65,14 @@ import Testing
         ("tracing:\n  otlp_endpoint: collector:4318\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.otlp_endpoint"),
         ("tracing:\n  service_name: ''\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.service_name"),
         ("tracing:\n  exporter: zipkin\ntenants:\n  - slug: acme\n    issuer: development\n    audience: a", "tracing.exporter"),
+        ("export:\n  workers: 65", "export.workers"),
+        ("export:\n  poll_seconds: 0", "export.poll_seconds"),
+        ("export:\n  file_megabytes: -1", "export.file_megabytes"),
+        ("export:\n  resources_per_second: 0", "export.resources_per_second"),
+        ("export:\n  lease_seconds: true", "export.lease_seconds"),
+        ("export:\n  bucket: s3://x", "export.bucket"),
+        ("tiers:\n  starter: {export_jobs: 0}", "tiers.starter.export_jobs"),
+        ("tenants:\n  - slug: acme\n    issuer: development\n    audience: a\n    limits: {export_jobs_per_client: 1001}", "tenants[0].limits.export_jobs_per_client"),
     ])
     func badConfigurationNamesTheField(yaml: String, field: String) {
         do {
