@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "OTel", package: "swift-otel"),
         ]),
         .executableTarget(name: "fhir-gateway", dependencies: [
-            "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig",
+            "GatewayApp", "GatewayStore", "GatewayAuth", "GatewayConfig", "BulkExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

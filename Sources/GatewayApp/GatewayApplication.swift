@@ -54,8 +54,9 @@ public enum GatewayApplication {
             if case .postgres(_, _?) = database { try await dedicated.migrate() }
             stores[name] = TenantStore(name: name, repository: dedicated, audit: AuditWriter(repository: dedicated))
         }
+        let vault = try makeExportVault(configuration.export, logger: logger)
         let registry = TenantRegistry(repository: store, developmentIssuer: configuration.developmentIssuer,
-                                      stores: stores.mapValues(\.repository))
+                                      stores: stores.mapValues(\.repository), exportFiles: vault.storage)
         let documents = TenantDocuments(renderer: try CapabilityStatementRenderer(),
                                         developmentJWKS: configuration.server.publicBaseURL + "/dev-issuer/jwks.json",
                                         backendIssuer: { configuration.backendIssuer(slug: $0) })
@@ -100,7 +101,7 @@ public enum GatewayApplication {
                                        quota: StorageQuota(metrics: metrics, logger: logger),
                                        hospitals: HospitalResolver(),
                                        metrics: metrics, tracer: requestTracer, logger: logger)
-        let exports = ExportWorker(services: services, vault: try makeExportVault(configuration.export, logger: logger))
+        let exports = ExportWorker(services: services, vault: vault)
         let connections = ConnectionGuard.Registry(maximumPerClient: configuration.server.maximumConnectionsPerClient)
         let readTimeout = TimeAmount.seconds(Int64(configuration.server.requestReadTimeoutSeconds))
         // DESIGN.md section 3, outermost first; each layer in its own file under Pipeline/.

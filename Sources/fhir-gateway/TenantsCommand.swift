@@ -1,3 +1,4 @@
+import BulkExport
 import ArgumentParser
 import FHIRModels
 import Foundation
@@ -30,7 +31,8 @@ struct TenantsCommand: AsyncParsableCommand {
         let opened = stores
         do {
             return try await HMSRepository.withOpen(configuration.database, logger: logger) { repository in
-                try await body(TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer, stores: opened), actor)
+                try await body(TenantRegistry(repository: repository, developmentIssuer: configuration.developmentIssuer, stores: opened,
+                                              exportFiles: try? DirectoryFileStorage(root: configuration.export.directory)), actor)
             }
         } catch let failure as TenantRegistry.Failure {
             switch failure {

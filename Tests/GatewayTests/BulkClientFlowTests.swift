@@ -1,5 +1,6 @@
 import BulkExport
 import FHIRModels
+import GatewayApp
 import Foundation
 @testable import GatewayStore
 import HummingbirdTesting
@@ -32,6 +33,7 @@ import Testing
         ])
         let tenantID = try #require(try await fixture.repository.hmsTenantIDs(slugs: [slug])[slug])
         let validation = try GatewayFixture.makeDirectory()
+        let started = Started()
         try await fixture.withClient { client in
             let token = try await Self.token(client, slug: slug, clientID: "ehr-bulk", kid: "ehr-ec", signer: .es384(BackendClientKeys.ec), alg: "ES384")
             let bulk = BulkClient(client: client, token: token)
@@ -44,6 +46,7 @@ import Testing
             let outputs = try #require(manifest.json["output"] as? [[String: Any]])
             #expect(Set(outputs.compactMap { $0["type"] as? String }) == ["Patient", "Practitioner", "Encounter", "MedicationRequest", "Organization"])
             let jobID = String(location.split(separator: "/").last ?? "")
+            started.jobID = jobID
 
             let envelope = try DataKeyEnvelope.loadOrCreate(path: fixture.configuration.export.keyEncryptionKeyFile).envelope
             let storage = try DirectoryFileStorage(root: fixture.configuration.export.directory)
@@ -63,6 +66,7 @@ import Testing
                 let repository = fixture.repository
                 var wrapped: String?
                 let keyID = try Self.keyID(storage: storage, path: path)
+                started.keyID = keyID
                 wrapped = try await repository.exportDataKey(tenantID: tenantID, keyID: keyID)
                 let key = try envelope.unwrap(try #require(wrapped), tenantID: tenantID, keyID: keyID)
                 let reader = try EncryptedFileReader(storage: storage, name: path, fileID: path) { _ in key }
@@ -85,6 +89,22 @@ import Testing
         let (status, output) = try MappingValidationTests.validate(validation, profile: "base")
         #expect(status == 0, "every exported line is valid R4: \(output.suffix(3000))")
         #expect(output.contains(" passed, 0 failed"))
+
+        // Offboarding with purge removes the tenant's export jobs, keys and files.
+        let folder = "\(fixture.configuration.export.directory)/\(tenantID)"
+        #expect(FileManager.default.fileExists(atPath: folder))
+        let registry = TenantRegistry(repository: fixture.repository, developmentIssuer: fixture.configuration.developmentIssuer,
+                                      exportFiles: try DirectoryFileStorage(root: fixture.configuration.export.directory))
+        _ = try await registry.delete(slug, purge: true, actor: TenantRegistry.Actor(subject: "bulk-client-flow-test"))
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        #expect(try await fixture.repository.exportJobForRunner(id: started.jobID, tenantID: tenantID) == nil)
+        #expect(try await fixture.repository.exportDataKey(tenantID: tenantID, keyID: started.keyID) == nil)
+    }
+
+    /// What the flow started, for the checks after it.
+    final class Started: @unchecked Sendable {
+        var jobID = ""
+        var keyID = ""
     }
 
     /// The key id in an export file's header.

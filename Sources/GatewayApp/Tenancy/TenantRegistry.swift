@@ -1,3 +1,4 @@
+import BulkExport
 import Crypto
 import FHIRModels
 import Foundation
@@ -43,8 +44,12 @@ public struct TenantRegistry: Sendable {
     let developmentIssuer: String
     /// Every configured store by name (`shared` included): where each tenant's rows are.
     let stores: [String: HMSRepository]
+    /// Where export files are kept: a purge removes the tenant's folder too.
+    let exportFiles: (any ExportFileStorage)?
 
-    public init(repository: HMSRepository, developmentIssuer: String, stores: [String: HMSRepository] = [:]) {
+    public init(repository: HMSRepository, developmentIssuer: String, stores: [String: HMSRepository] = [:],
+                exportFiles: (any ExportFileStorage)? = nil) {
+        self.exportFiles = exportFiles
         self.repository = repository
         self.developmentIssuer = developmentIssuer
         self.stores = stores.merging([TenantConfiguration.sharedStore: repository]) { _, shared in shared }
@@ -116,6 +121,8 @@ public struct TenantRegistry: Sendable {
                                                 purgeTenantID: purge && !dedicated ? tenantID : nil, audit: audit)
         }
         guard written?.deleted == true else { throw Failure.notFound }
+        // The rows of its export jobs went with the purge; their files go now (sealed under a key that is gone too).
+        if purge, let tenantID { try? exportFiles?.remove(prefix: tenantID) }
         return counts
     }
 
